@@ -1,0 +1,4 @@
+export { RedisProgressError, type ErrorCode } from "./redis-progress-error";
+export { InvalidScopeError } from "./invalid-scope-error";
+export { InvalidArgumentError } from "./invalid-argument-error";
+export { TimeoutError } from "./timeout-error";

@@ -1,0 +1,45 @@
+/**
+ * Socket.IO event maps (DESIGN.md, "Socket.IO protocol"), declared once and
+ * used by both the gateway and the browser SDK so that a payload change breaks
+ * the build on both sides. Isomorphic.
+ */
+import type { JobMap, ProgressMessage } from "./job";
+
+/** Error codes a `subscribe` (or `cancel`) ack may carry. */
+export type SubscribeErrorCode = "forbidden" | "invalid_scope" | "rate_limited" | "unavailable";
+export type CancelErrorCode = SubscribeErrorCode | "not_found" | "conflict" | "invalid_argument";
+
+export interface AckError<C extends string = SubscribeErrorCode> {
+  ok: false;
+  error: { code: C; message: string };
+}
+
+export type SubscribeAck = { ok: true; scope: string; jobs: JobMap } | AckError;
+export type UnsubscribeAck = { ok: true } | AckError;
+export type CancelAck = { ok: true } | AckError<CancelErrorCode>;
+
+export interface ScopeRequest {
+  scope: string;
+}
+export interface CancelRequest {
+  scope: string;
+  id: string;
+}
+
+/** Events the gateway sends. */
+export interface ServerToClientEvents {
+  /** A partial map of changed jobs (`null` = removed); keep the value with the highest `seq`. */
+  progress: (message: ProgressMessage) => void;
+  /** A full replacement of a scope's jobs, sent after the gateway resynchronised. */
+  snapshot: (message: ProgressMessage) => void;
+}
+
+/** Events a client sends, each with an ack. */
+export interface ClientToServerEvents {
+  /** Join a scope; the ack carries its snapshot. */
+  subscribe: (request: ScopeRequest, ack: (response: SubscribeAck) => void) => void;
+  /** Leave a scope. */
+  unsubscribe: (request: ScopeRequest, ack: (response: UnsubscribeAck) => void) => void;
+  /** Ask the worker of a running job to stop (needs the token's `cancel` claim). */
+  cancel: (request: CancelRequest, ack: (response: CancelAck) => void) => void;
+}

@@ -1,0 +1,106 @@
+/**
+ * The stored job value (DESIGN.md, "Redis layout": field value) and the checks
+ * every reader applies to it. Isomorphic.
+ */
+
+/** Any JSON value; `meta` is stored as given. */
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type JobStatus = "running" | "completed" | "failed" | "canceled";
+export const JOB_STATUSES: readonly JobStatus[] = ["running", "completed", "failed", "canceled"];
+
+/** Heartbeat assumed for values written without a `heartbeat` field (the seed's). */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+/** A running job is stalled once its last write is older than this many heartbeats. */
+export const STALLED_AFTER_HEARTBEATS = 3;
+
+/** A job as stored in Redis and sent over the wire (timestamps are ISO-8601 UTC strings). */
+export interface JobValue {
+  /** Job id (the hash field). */
+  id: string;
+  /** Integer 0..100. */
+  percent: number;
+  count: number;
+  total: number;
+  started_at: string;
+  estimated_finished_at: string | null;
+  finished_at: string | null;
+  status: JobStatus;
+  updated_at: string;
+  /** +1 on every write of this job; never goes back. */
+  seq: number;
+  name?: string;
+  error?: string;
+  error_count?: number;
+  meta?: JsonObject;
+  /** Smoothed items per second (EMA, smoothing 0.3). */
+  rate?: number;
+  /** The writing tracker's heartbeat in ms. */
+  heartbeat?: number;
+  /** Added by readers: a running job whose writer stopped writing. Never stored. */
+  stalled?: boolean;
+  /** Set when a cancel was requested (see "Control and composition"). */
+  cancel_requested_at?: string;
+  /** Id of the parent job, for a child job. */
+  parent?: string;
+}
+
+/** Jobs of one scope by id; `null` in a partial update means "removed". */
+export type JobMap = Record<string, JobValue>;
+export type JobPatch = Record<string, JobValue | null>;
+
+/** The pub/sub message (DESIGN.md, "Pub/sub"). */
+export interface ProgressMessage {
+  scope: string;
+  jobs: JobPatch;
+}
+
+function isIsoOrNull(value: unknown): boolean {
+  return value === null || (typeof value === "string" && !Number.isNaN(Date.parse(value)));
+}
+
+/**
+ * Returns the value if it has the shape of a job, else null. Readers use this
+ * to skip garbage written into a scope hash by hand instead of crashing on it.
+ */
+export function asJobValue(value: unknown): JobValue | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const v = value as Record<string, unknown>;
+  const ok =
+    typeof v.id === "string" &&
+    typeof v.percent === "number" &&
+    typeof v.count === "number" &&
+    typeof v.total === "number" &&
+    Number.isSafeInteger(v.seq) &&
+    typeof v.status === "string" &&
+    (JOB_STATUSES as readonly string[]).includes(v.status) &&
+    typeof v.started_at === "string" &&
+    typeof v.updated_at === "string" &&
+    isIsoOrNull(v.estimated_finished_at) &&
+    isIsoOrNull(v.finished_at);
+  return ok ? (v as unknown as JobValue) : null;
+}
+
+/** Parses a stored JSON string into a job value, or null if it is not one. */
+export function parseJobValue(raw: string): JobValue | null {
+  try {
+    return asJobValue(JSON.parse(raw));
+  } catch {
+    return null;
+  }
+}
+
+/** True for a running job whose last write is older than three of its heartbeats. */
+export function isStalled(job: JobValue, now: number): boolean {
+  if (job.status !== "running") return false;
+  const heartbeat =
+    typeof job.heartbeat === "number" && job.heartbeat > 0 ? job.heartbeat : DEFAULT_HEARTBEAT_MS;
+  return now - Date.parse(job.updated_at) > STALLED_AFTER_HEARTBEATS * heartbeat;
+}
+
+/** Returns the job with `stalled: true` added when it is stalled (a copy; the input is not changed). */
+export function withStalled(job: JobValue, now: number): JobValue {
+  return isStalled(job, now) ? { ...job, stalled: true } : job;
+}

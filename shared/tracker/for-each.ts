@@ -1,0 +1,44 @@
+/** Runs a callback per item of an iterable with a tracker around the loop. */
+import { RedisProgress } from "./redis-progress";
+import type { RedisProgressOptions } from "./options";
+
+export type ForEachOptions = Omit<RedisProgressOptions, "total"> & {
+  /** Defaults to the iterable's `length` or `size` when it has one; required otherwise. */
+  total?: number;
+};
+
+function sizeOf(items: unknown): number | undefined {
+  const sized = items as { length?: unknown; size?: unknown };
+  if (typeof sized.length === "number") return sized.length;
+  if (typeof sized.size === "number") return sized.size;
+  return undefined;
+}
+
+/**
+ * Calls `fn` for every item, ticking after each one. When the loop ends the job
+ * is finished; when `fn` or the iterable throws, the job is failed with that
+ * error and the error is rethrown. Resolves to the tracker.
+ */
+export async function forEach<T>(
+  items: Iterable<T> | AsyncIterable<T>,
+  options: ForEachOptions,
+  fn: (item: T, index: number, pace: RedisProgress) => unknown,
+): Promise<RedisProgress> {
+  const total = options.total ?? sizeOf(items);
+  if (total === undefined) {
+    throw new TypeError("Expected `total` for an iterable without `length` or `size`");
+  }
+  const pace = new RedisProgress({ ...options, total });
+  let index = 0;
+  try {
+    for await (const item of items) {
+      await fn(item, index++, pace);
+      pace.tick();
+    }
+  } catch (error) {
+    await pace.fail(error).catch(() => {});
+    throw error;
+  }
+  await pace.finish();
+  return pace;
+}

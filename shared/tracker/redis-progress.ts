@@ -1,0 +1,432 @@
+/**
+ * RedisProgress: the worker-side tracker.
+ *
+ * The hot path is `tick()`: an addition and a comparison against the count at
+ * which the integer percent next changes. Only when that boundary is crossed
+ * does it read the clock and decide between writing now and arming a trailing
+ * write (see `#crossed`). Writes are serialized and coalesced by `#requestWrite`.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { Emitter } from "../emitter";
+import { RedisProgressError } from "../errors/redis-progress-error";
+import { TimeoutError } from "../errors/timeout-error";
+import type { JobStatus, JsonObject } from "../job";
+import {
+  scopeKeys,
+  validateJobId,
+  validatePrefix,
+  writersKey,
+  DEFAULT_PREFIX,
+  type ScopeKeys,
+} from "../keys";
+import { formatScope } from "../scope";
+import { acquireConnection, type Connection } from "./connection";
+import { forEach, type ForEachOptions } from "./for-each";
+import { find, jobs, remove, type Job } from "./queries";
+import { DEFAULTS, type RedisProgressOptions, type ScopeOptions } from "./options";
+import { publishCommand, runScript } from "./scripts";
+import { delay, withTimeout } from "./timing";
+import {
+  encodeMeta,
+  errorMessage,
+  validateCount,
+  validateDuration,
+  validateName,
+} from "./validate";
+
+/** Events of a tracker. */
+export interface RedisProgressEvents {
+  /** A write failed; it is retried with the next one. Without a listener, the first is logged once. */
+  error: (error: Error) => void;
+  /** A write was stored; `seq` is the job's new sequence number. */
+  write: (info: { seq: number }) => void;
+}
+
+/** EMA smoothing of the rate, as tqdm's default: the newest sample weighs 0.3. */
+export const RATE_SMOOTHING = 0.3;
+
+let warnedNoListener = false;
+
+function percentOf(count: number, total: number): number {
+  if (total === 0 || count >= total) return 100;
+  return Math.floor((count * 100) / total);
+}
+
+/** The smallest count at which the integer percent exceeds `percent`. */
+function boundaryAfter(percent: number, total: number): number {
+  if (percent >= 100 || total === 0) return Infinity;
+  return Math.floor(((percent + 1) * total + 99) / 100);
+}
+
+export class RedisProgress extends Emitter<RedisProgressEvents> {
+  /** The job id (the hash field). */
+  readonly id: string;
+  /** The canonical scope string. */
+  readonly scope: string;
+  /** Resolves once the 0% marker is stored; rejects with a TimeoutError after `timeout`. */
+  readonly ready: Promise<void>;
+
+  readonly #conn: Connection;
+  readonly #keys: ScopeKeys;
+  readonly #writers: string;
+  readonly #tid = randomBytes(6).toString("hex");
+  readonly #interval: number;
+  readonly #heartbeat: number;
+  readonly #retention: number;
+  readonly #timeout: number;
+  readonly #writeTimeout: number;
+  readonly #startedAt = new Date().toISOString();
+
+  #count = 0;
+  #errors = 0;
+  #total: number;
+  #percent: number;
+  #nextBoundary: number;
+  #status: JobStatus = "running";
+  #error = "";
+  #name: string;
+  #meta: string;
+
+  #seq = 0;
+  #eta: Date | null = null;
+  #rate: number | null = null;
+  #lastWriteAt = 0;
+  #trailing: NodeJS.Timeout | undefined;
+  #beat: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
+  #ended: Promise<void> | null = null;
+
+  /**
+   * Validates the options (throwing synchronously, before any Redis command) and
+   * starts writing the 0% marker; `await pace.ready` to know it is stored.
+   */
+  constructor(options: RedisProgressOptions) {
+    super();
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Expected an options object");
+    }
+    this.scope = formatScope(options.scope);
+    const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
+    this.#total = validateCount("total", options.total);
+    this.id = options.id === undefined ? randomUUID() : validateJobId(options.id);
+    this.#name = options.name === undefined ? "" : validateName(options.name);
+    this.#meta = options.meta === undefined ? "" : encodeMeta(options.meta);
+    this.#interval = validateDuration("interval", options.interval ?? DEFAULTS.interval);
+    this.#heartbeat = validateDuration("heartbeat", options.heartbeat ?? DEFAULTS.heartbeat);
+    this.#retention = validateDuration("retention", options.retention ?? DEFAULTS.retention);
+    this.#timeout = validateDuration("timeout", options.timeout ?? DEFAULTS.timeout);
+    this.#writeTimeout = validateDuration(
+      "writeTimeout",
+      options.writeTimeout ?? DEFAULTS.writeTimeout,
+    );
+    if (this.#heartbeat >= this.#retention) {
+      throw new RangeError(
+        `Expected \`heartbeat\` (${this.#heartbeat}) to be below \`retention\` (${this.#retention})`,
+      );
+    }
+    this.#conn = acquireConnection(options.redis);
+    this.#keys = scopeKeys(prefix, this.scope, this.#conn.cluster);
+    this.#writers = writersKey(this.#keys, this.id);
+    this.#percent = percentOf(0, this.#total);
+    this.#nextBoundary = boundaryAfter(this.#percent, this.#total);
+    this.ready = this.#persist("the initial write");
+    // `ready` may go unawaited; its failure is also reported on "error".
+    this.ready.catch(() => {});
+  }
+
+  /** Constructs a tracker and resolves once its 0% marker is stored. */
+  static async start(options: RedisProgressOptions): Promise<RedisProgress> {
+    const pace = new RedisProgress(options);
+    await pace.ready;
+    return pace;
+  }
+
+  /** Every job of a scope, by id, with Date fields and `stalled` marked (the seed's). */
+  static jobs(options: ScopeOptions): Promise<Record<string, Job>> {
+    return jobs(options);
+  }
+
+  /** One job of a scope, or null. */
+  static find(options: ScopeOptions & { id: string }): Promise<Job | null> {
+    return find(options);
+  }
+
+  /** Removes one job, or all jobs of the scope when `id` is omitted; resolves to the number removed. */
+  static remove(options: ScopeOptions & { id?: string }): Promise<number> {
+    return remove(options);
+  }
+
+  /**
+   * Calls `fn` per item with a tracker around the loop: ticks after each item,
+   * finishes when the loop ends, fails (and rethrows) when it throws.
+   */
+  static forEach<T>(
+    items: Iterable<T> | AsyncIterable<T>,
+    options: ForEachOptions,
+    fn: (item: T, index: number, pace: RedisProgress) => unknown,
+  ): Promise<RedisProgress> {
+    return forEach(items, options, fn);
+  }
+
+  /** Items processed so far by this tracker. */
+  get count(): number {
+    return this.#count;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Integer percent of this tracker's view (0..100). */
+  get percent(): number {
+    return this.#percent;
+  }
+
+  /** Estimated finish time from the last stored write (the smoothed rate), or null until there is a rate. */
+  get eta(): Date | null {
+    return this.#eta;
+  }
+
+  /** Smoothed items per second from the last stored write, or null. */
+  get rate(): number | null {
+    return this.#rate;
+  }
+
+  /** `running` until `finish()` or `fail()`. */
+  get status(): JobStatus {
+    return this.#status;
+  }
+
+  /** The job's sequence number as of the last stored write. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Counts `n` processed items (default 1). Synchronous and never throws for
+   * Redis trouble; a bad `n` throws an InvalidArgumentError.
+   */
+  tick(n = 1): void {
+    if (n !== 1) validateCount("n", n);
+    this.#count += n;
+    if (this.#count >= this.#nextBoundary) this.#crossed();
+  }
+
+  /** Sets the count absolutely (for jobs that know how far they are rather than how much they did). */
+  update(count: number): void {
+    this.#count = validateCount("count", count);
+    this.#recompute();
+  }
+
+  /** Changes the total mid-job. */
+  setTotal(total: number): void {
+    this.#total = validateCount("total", total);
+    this.#recompute();
+  }
+
+  /** Replaces the stored `meta` object; written with the next write (at most `interval` later). */
+  setMeta(meta: JsonObject): void {
+    this.#meta = encodeMeta(meta);
+    this.#scheduleWrite();
+  }
+
+  /** The stored `meta`, as set. */
+  get meta(): JsonObject {
+    return this.#meta === "" ? {} : (JSON.parse(this.#meta) as JsonObject);
+  }
+
+  /** Counts `n` item errors (stored as `error_count`) without failing the job. */
+  error(n = 1): void {
+    this.#errors += validateCount("n", n);
+    this.#scheduleWrite();
+  }
+
+  /** Writes the current state now; resolves when stored, rejects with a TimeoutError after `timeout`. */
+  flush(): Promise<void> {
+    return this.#persist("flush()");
+  }
+
+  /** Marks the job completed (100%, `finished_at`); resolves when stored. Idempotent. */
+  finish(): Promise<void> {
+    return this.#end("completed");
+  }
+
+  /** Marks the job failed with the error's message; resolves when stored. Idempotent. */
+  fail(error?: unknown): Promise<void> {
+    if (this.#ended === null) this.#error = errorMessage(error ?? "failed");
+    return this.#end("failed");
+  }
+
+  #recompute(): void {
+    const before = this.#percent;
+    this.#percent = percentOf(this.#count, this.#total);
+    this.#nextBoundary =
+      this.#status === "running" ? boundaryAfter(this.#percent, this.#total) : Infinity;
+    if (this.#percent !== before) this.#scheduleWrite();
+  }
+
+  /** The count reached the next percent boundary: the only place tick() reads the clock. */
+  #crossed(): void {
+    this.#percent = percentOf(this.#count, this.#total);
+    this.#nextBoundary = boundaryAfter(this.#percent, this.#total);
+    this.#scheduleWrite();
+  }
+
+  /** Writes now if `interval` has passed since the last write, else arms the trailing write. */
+  #scheduleWrite(): void {
+    if (this.#status !== "running") return;
+    const wait = this.#lastWriteAt + this.#interval - Date.now();
+    if (wait <= 0) {
+      this.#background();
+    } else if (this.#trailing === undefined) {
+      this.#trailing = setTimeout(() => {
+        this.#trailing = undefined;
+        this.#background();
+      }, wait);
+      this.#trailing.unref();
+    }
+  }
+
+  #background(): void {
+    this.#requestWrite().catch((error: unknown) => this.#report(error));
+  }
+
+  #report(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (this.listenerCount("error") > 0) {
+      this.emit("error", err);
+    } else if (!warnedNoListener) {
+      warnedNoListener = true;
+      console.warn(
+        `redis-progress: a write failed and will be retried (${err.message}). ` +
+          'Add an "error" listener to handle this; further errors are not logged.',
+      );
+    }
+  }
+
+  /**
+   * Serializes writes: one in flight at most, and one queued behind it that
+   * reads the state when it starts, so any number of requests coalesce into it.
+   */
+  #requestWrite(): Promise<void> {
+    if (this.#inFlight === null) {
+      const write = this.#send();
+      this.#inFlight = write;
+      const clear = () => {
+        if (this.#inFlight === write) this.#inFlight = null;
+      };
+      write.then(clear, clear);
+      return write;
+    }
+    this.#queued ??= this.#inFlight
+      .catch(() => {})
+      .then(() => {
+        this.#queued = null;
+        return this.#requestWrite();
+      });
+    return this.#queued;
+  }
+
+  async #send(): Promise<void> {
+    this.#lastWriteAt = Date.now();
+    if (this.#trailing !== undefined) {
+      clearTimeout(this.#trailing);
+      this.#trailing = undefined;
+    }
+    this.#armHeartbeat();
+    const reply = await withTimeout(
+      runScript(
+        this.#conn.client,
+        "write",
+        [this.#keys.hash, this.#keys.expiry, this.#writers],
+        [
+          this.scope,
+          this.id,
+          this.#tid,
+          this.#count,
+          this.#errors,
+          this.#total,
+          this.#startedAt,
+          this.#seq,
+          this.#status,
+          this.#name,
+          this.#meta,
+          this.#error,
+          this.#heartbeat,
+          this.#retention,
+          publishCommand(this.#conn.cluster),
+          RATE_SMOOTHING,
+        ],
+      ),
+      this.#writeTimeout,
+      "A progress write",
+    );
+    this.#onReply(reply);
+  }
+
+  #onReply(reply: unknown): void {
+    if (!Array.isArray(reply)) return;
+    const [seq, , eta, rate] = reply as [number, string, number, string];
+    if (seq > this.#seq) this.#seq = seq;
+    this.#eta = eta >= 0 ? new Date(eta) : null;
+    this.#rate = rate === "" ? null : Number(rate);
+    this.emit("write", { seq: this.#seq });
+  }
+
+  #armHeartbeat(): void {
+    if (this.#status !== "running") return;
+    if (this.#beat === undefined) {
+      this.#beat = setTimeout(() => this.#background(), this.#heartbeat);
+      this.#beat.unref();
+    } else {
+      // refresh() restarts the same timer without allocating a new one.
+      this.#beat.refresh();
+    }
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#trailing);
+    clearTimeout(this.#beat);
+    this.#trailing = undefined;
+    this.#beat = undefined;
+  }
+
+  #end(status: JobStatus): Promise<void> {
+    if (this.#ended !== null) return this.#ended;
+    this.#status = status;
+    this.#nextBoundary = Infinity;
+    this.#stopTimers();
+    const ended = this.#persist(`${status === "completed" ? "finish" : "fail"}()`);
+    this.#ended = ended.finally(() => this.#conn.release());
+    return this.#ended;
+  }
+
+  /** Writes the current state, retrying with backoff until stored or `timeout` has passed. */
+  async #persist(what: string): Promise<void> {
+    const deadline = Date.now() + this.#timeout;
+    let backoff = 50;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      try {
+        await withTimeout(this.#requestWrite(), Math.max(1, remaining), what);
+        return;
+      } catch (error) {
+        const left = deadline - Date.now();
+        if (
+          left <= 0 ||
+          (error instanceof RedisProgressError && error.code === "invalid_argument")
+        ) {
+          this.#report(error);
+          throw new TimeoutError(
+            `${what} could not be stored within ${this.#timeout} ms (see the \`timeout\` option): ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        this.#report(error);
+        await delay(Math.min(backoff, left));
+        backoff = Math.min(backoff * 2, 1000);
+      }
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/** Small promise helpers for the write path. */
+import { TimeoutError } from "../errors/timeout-error";
+
+/** Rejects with a TimeoutError when `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new TimeoutError(
+          `${what} did not complete within ${ms} ms (see the \`writeTimeout\` option)`,
+        ),
+      );
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,76 @@
+/** Boundary checks of the tracker's options and arguments: each throws a typed error naming the value. */
+import { InvalidArgumentError } from "../errors/invalid-argument-error";
+import type { JsonObject } from "../job";
+import { MAX_META_BYTES, MAX_TOTAL } from "./options";
+
+function show(value: unknown): string {
+  if (
+    typeof value === "number" ||
+    typeof value === "boolean" ||
+    value === null ||
+    value === undefined
+  ) {
+    return String(value);
+  }
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value;
+}
+
+/** A non-negative integer not above MAX_TOTAL. */
+export function validateCount(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > MAX_TOTAL) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a non-negative integer up to 10^14, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A positive whole number of milliseconds. */
+export function validateDuration(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a positive integer of milliseconds, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+export function validateName(value: unknown): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > 256) {
+    throw new InvalidArgumentError(
+      `Expected \`name\` to be a string of 1 to 256 characters, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Returns the meta object as JSON text, checked to be a plain object of at most 16 KB. */
+export function encodeMeta(value: unknown): string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(
+      `Expected \`meta\` to be a plain JSON object, got ${show(value)}`,
+    );
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(value as JsonObject);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `Expected \`meta\` to be JSON-serialisable: ${(error as Error).message}`,
+    );
+  }
+  if (Buffer.byteLength(text) > MAX_META_BYTES) {
+    throw new InvalidArgumentError(
+      `Expected \`meta\` to be at most ${MAX_META_BYTES} bytes as JSON, got ${Buffer.byteLength(text)}`,
+    );
+  }
+  return text;
+}
+
+/** Error messages are stored with the job; keep them bounded. */
+export function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return (text || "failed").slice(0, 1024);
+}
