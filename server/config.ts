@@ -1,0 +1,100 @@
+/**
+ * The gateway's configuration from the environment (DESIGN.md, "Configuration
+ * of the gateway"). Parsing only: nothing starts here.
+ */
+import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
+import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
+import { checkSecret } from "./tokens";
+
+export interface GatewayConfig {
+  port: number;
+  /** Interface to bind; undefined = all (demo mode: loopback). */
+  host: string | undefined;
+  /** REDIS_URL, or undefined to start an embedded redis-server. */
+  redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES seeds; when set they take precedence over REDIS_URL. */
+  clusterNodes: { host: string; port: number }[] | undefined;
+  /** PACE_SECRET; undefined only in demo mode (a random one is used). */
+  secret: string | undefined;
+  prefix: string;
+  allowedOrigins: string[];
+  demo: boolean;
+  logLevel: string;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function parsePort(name: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(port) || port > 65535) {
+    throw new InvalidArgumentError(
+      `Expected ${name} to be a port number, got ${JSON.stringify(value)}`,
+    );
+  }
+  return port;
+}
+
+/** `host:port,host:port` → seeds; IPv6 hosts in brackets (`[::1]:7000`). */
+export function parseClusterNodes(value: string): { host: string; port: number }[] {
+  const nodes = list(value).map((item) => {
+    const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(item);
+    if (match === null) {
+      throw new InvalidArgumentError(
+        `Expected REDIS_CLUSTER_NODES to be comma-separated host:port pairs, got ${JSON.stringify(item)}`,
+      );
+    }
+    const host = (match[1] as string).replace(/^\[|\]$/g, "");
+    return { host, port: parsePort("a REDIS_CLUSTER_NODES port", match[2] as string) };
+  });
+  if (nodes.length === 0) {
+    throw new InvalidArgumentError("REDIS_CLUSTER_NODES is set but lists no host:port");
+  }
+  return nodes;
+}
+
+/**
+ * Reads the configuration. Throws an InvalidArgumentError naming the variable
+ * to fix; PACE_SECRET is required unless PACE_DEMO=1.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const demo = env.PACE_DEMO === "1" || env.PACE_DEMO === "true";
+  const secret = env.PACE_SECRET === "" ? undefined : env.PACE_SECRET;
+  if (secret === undefined && !demo) {
+    throw new InvalidArgumentError(
+      "PACE_SECRET is required (at least 32 bytes; `openssl rand -hex 32` makes one), " +
+        "unless PACE_DEMO=1",
+    );
+  }
+  if (secret !== undefined) checkSecret(secret, "PACE_SECRET");
+  const redisUrl = env.REDIS_URL === "" ? undefined : env.REDIS_URL;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new InvalidArgumentError(
+      `Expected REDIS_URL to be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl)}`,
+    );
+  }
+  const nodes = env.REDIS_CLUSTER_NODES;
+  let prefix = DEFAULT_PREFIX;
+  if (env.PACE_PREFIX !== undefined && env.PACE_PREFIX !== "") {
+    try {
+      prefix = validatePrefix(env.PACE_PREFIX);
+    } catch (error) {
+      throw new InvalidArgumentError(`PACE_PREFIX: ${(error as Error).message}`);
+    }
+  }
+  return {
+    port: env.PORT === undefined || env.PORT === "" ? 3000 : parsePort("PORT", env.PORT),
+    host: env.HOST === undefined || env.HOST === "" ? (demo ? "127.0.0.1" : undefined) : env.HOST,
+    redisUrl,
+    clusterNodes: nodes === undefined || nodes === "" ? undefined : parseClusterNodes(nodes),
+    secret,
+    prefix,
+    allowedOrigins: list(env.PACE_ALLOWED_ORIGINS),
+    demo,
+    logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === "" ? "info" : env.LOG_LEVEL,
+  };
+}

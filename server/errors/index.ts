@@ -1,0 +1,2 @@
+export { UnauthorizedError } from "./unauthorized-error";
+export { UnavailableError } from "./unavailable-error";

@@ -1,0 +1,595 @@
+/**
+ * The gateway: Socket.IO + express over one Redis command connection and one
+ * pub/sub connection. See DESIGN.md ("Socket.IO protocol", "HTTP") for the
+ * contracts it serves; the pieces live in their own files (auth, origin,
+ * limits, subscriptions, fanout, http, metrics, demo).
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type Express, type Router } from "express";
+import { Redis } from "ioredis";
+import pino, { type BaseLogger } from "pino";
+import { Server as IoServer, type Socket } from "socket.io";
+import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
+import type {
+  AckError,
+  CancelAck,
+  ClientToServerEvents,
+  ServerToClientEvents,
+  SubscribeAck,
+  SubscribeErrorCode,
+  UnsubscribeAck,
+} from "../shared/events";
+import { grantsAllow } from "../shared/grants";
+import { withStalled, type JobMap, type JobPatch } from "../shared/job";
+import { DEFAULT_PREFIX, validateJobId, validatePrefix } from "../shared/keys";
+import { formatScope } from "../shared/scope";
+import { isCluster } from "../shared/tracker/connection";
+import type { RedisClient } from "../shared/tracker/scripts";
+import { withTimeout } from "../shared/tracker/timing";
+import { verifyToken, type TokenClaims } from "./auth";
+import { DemoWorkers, demoTokenRoute } from "./demo";
+import { Fanout } from "./fanout";
+import { createRouter } from "./http";
+import { SubscribeLimits, type Bucket } from "./limits";
+import { GatewayMetrics } from "./metrics";
+import { DEFAULTS, type DemoOptions, type GatewayOptions } from "./options";
+import { OriginPolicy, guardUpgrades } from "./origin";
+import { emptyMap, readJobs } from "./reader";
+import { Subscriber, openSubscriber } from "./subscriber";
+import { Subscriptions } from "./subscriptions";
+import { checkSecret, signScopeToken } from "./tokens";
+
+/** What the gateway keeps per socket: the token's grants and a few numbers. */
+export interface SocketData {
+  claims: TokenClaims;
+  bucket: Bucket;
+  /** Scopes whose subscribe is waiting on Redis, with how many requests wait. */
+  pending?: Map<string, number>;
+  expiry?: NodeJS.Timeout;
+}
+
+export type GatewaySocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
+
+/** setTimeout's longest delay; a token living longer is re-armed. */
+const MAX_TIMER = 2 ** 31 - 1;
+const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** Rooms are `#<scope>`: `#` never occurs in a scope nor in a socket id. */
+function roomOf(scope: string): string {
+  return `#${scope}`;
+}
+
+function ackError<C extends string>(code: C, message: string): AckError<C> {
+  return { ok: false, error: { code, message } };
+}
+
+function positiveInt(name: string, value: unknown, allowZero = false): number {
+  if (
+    typeof value !== "number" ||
+    !Number.isSafeInteger(value) ||
+    value < 0 ||
+    (!allowZero && value === 0)
+  ) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a ${allowZero ? "non-negative" : "positive"} integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function noop(): void {}
+
+/**
+ * A running gateway. Standalone:
+ *
+ * ```ts
+ * const gateway = createGateway({ secret, redis: "redis://127.0.0.1:6379" });
+ * const { url } = await gateway.listen(3000);
+ * // ...
+ * await gateway.close();
+ * ```
+ *
+ * Inside an application that has its own server and express app:
+ *
+ * ```ts
+ * const server = http.createServer(app);
+ * const gateway = createGateway({ secret, redis, server });
+ * app.use(gateway.router);          // /healthz, /metrics, /api/jobs, /, static files
+ * server.listen(3000);
+ * ```
+ */
+export class Gateway {
+  /** The HTTP routes, to mount on an express app of yours. */
+  readonly router: Router;
+  /** An express app serving `router` (what the gateway's own server runs). */
+  readonly app: Express;
+  /** The Socket.IO server. */
+  readonly io: IoServer<
+    ClientToServerEvents,
+    ServerToClientEvents,
+    Record<string, never>,
+    SocketData
+  >;
+  /** The HTTP server Socket.IO is attached to (yours, or the gateway's own). */
+  readonly server: HttpServer;
+  readonly metrics: GatewayMetrics;
+  readonly logger: BaseLogger;
+  readonly prefix: string;
+
+  readonly #key: Uint8Array;
+  readonly #clockTolerance: number;
+  readonly #redisTimeout: number;
+  readonly #redis: RedisClient;
+  readonly #ownsRedis: boolean;
+  readonly #ownsServer: boolean;
+  readonly #cluster: boolean;
+  readonly #subscriber: Subscriber;
+  readonly #subscriptions: Subscriptions;
+  readonly #fanout: Fanout;
+  readonly #limits: SubscribeLimits;
+  readonly #origins: OriginPolicy;
+  readonly #demo: DemoWorkers | undefined;
+  #redisDown = false;
+  #closing: Promise<void> | undefined;
+
+  /** Validates every option (throwing before anything starts), then connects to Redis. */
+  constructor(options: GatewayOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Expected an options object");
+    }
+    this.#key = checkSecret(options.secret);
+    this.prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
+    this.#origins = new OriginPolicy(options.allowedOrigins ?? []);
+    this.#limits = new SubscribeLimits(options.limits);
+    const window = positiveInt(
+      "coalesceWindow",
+      options.coalesceWindow ?? DEFAULTS.coalesceWindow,
+      true,
+    );
+    const maxHttpBufferSize = positiveInt(
+      "maxHttpBufferSize",
+      options.maxHttpBufferSize ?? DEFAULTS.maxHttpBufferSize,
+    );
+    this.#clockTolerance = positiveInt(
+      "clockTolerance",
+      options.clockTolerance ?? DEFAULTS.clockTolerance,
+      true,
+    );
+    this.#redisTimeout = positiveInt("redisTimeout", options.redisTimeout ?? DEFAULTS.redisTimeout);
+    const path = options.path ?? DEFAULTS.path;
+    if (typeof path !== "string" || !/^\/[A-Za-z0-9_./-]*$/.test(path)) {
+      throw new InvalidArgumentError(`Expected \`path\` to be a URL path, got ${String(path)}`);
+    }
+    const demo: DemoOptions | undefined =
+      options.demo === true ? {} : options.demo ? options.demo : undefined;
+    this.logger = options.logger ?? pino({ name: "redis-progress", level: "warn" });
+
+    // Redis: reads on the command connection, pub/sub on a dedicated one.
+    const source = options.redis ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+    if (typeof source === "string") {
+      if (!/^rediss?:\/\//.test(source)) {
+        throw new InvalidArgumentError(
+          `Expected \`redis\` to be a redis:// or rediss:// URL, got ${JSON.stringify(source)}`,
+        );
+      }
+      this.#redis = new Redis(source, { maxRetriesPerRequest: 1 });
+      this.#ownsRedis = true;
+    } else {
+      if (typeof (source as { defineCommand?: unknown }).defineCommand !== "function") {
+        throw new InvalidArgumentError(
+          "Expected `redis` to be an ioredis client, a Cluster or a URL string",
+        );
+      }
+      this.#redis = source;
+      this.#ownsRedis = false;
+    }
+    this.#cluster = isCluster(this.#redis);
+    this.#subscriber = new Subscriber(
+      openSubscriber(typeof source === "string" ? source : this.#redis),
+      this.#cluster,
+      this.#redisTimeout,
+    );
+    this.#redis.on("error", (error: Error) => this.#onRedisError(error, "command"));
+    this.#redis.on("ready", () => this.#onRedisReady("command"));
+    this.#subscriber.on("error", (error) => this.#onRedisError(error, "pubsub"));
+    this.#subscriber.on("reconnected", () =>
+      this.logger.info("pub/sub connection restored: resubscribing and re-reading every scope"),
+    );
+
+    this.#subscriptions = new Subscriptions({
+      subscriber: this.#subscriber,
+      read: (scope) => readJobs(this.#redis, this.prefix, scope, this.#cluster),
+      prefix: this.prefix,
+      cluster: this.#cluster,
+      timeout: this.#redisTimeout,
+    });
+    this.#fanout = new Fanout(window, (scope, patch) => this.#emit("progress", scope, patch));
+    this.#subscriptions.on("update", (scope, patch) => this.#fanout.push(scope, patch));
+    this.#subscriptions.on("snapshot", (scope, jobs) => {
+      this.#fanout.drop(scope);
+      this.#emit("snapshot", scope, jobs);
+    });
+    this.#subscriptions.on("received", () => this.metrics.updatesReceived.inc());
+    this.#subscriptions.on("garbage", (scope, count, where) => {
+      this.metrics.garbage.inc({ where }, count);
+      this.logger.warn({ scope, count, where }, "skipped values that are not jobs");
+    });
+    this.#subscriptions.on("error", (error) => {
+      this.metrics.redisErrors.inc();
+      this.logger.warn({ err: error }, "resubscribe or snapshot read failed; retrying");
+    });
+
+    // Socket.IO (and HTTP).
+    this.metrics = new GatewayMetrics({
+      connectedSockets: () => this.io.of("/").sockets.size,
+      liveScopes: () => this.#subscriptions.size,
+    });
+    this.router = createRouter({
+      healthy: () => this.healthy(),
+      metrics: async () => ({
+        contentType: this.metrics.registry.contentType,
+        body: await this.metrics.registry.metrics(),
+      }),
+      verify: (token) => verifyToken(token, this.#key, this.#clockTolerance),
+      jobs: (scope) => this.#jobs(scope),
+      origins: this.#origins,
+      logger: this.logger,
+      extra: demo
+        ? (router) =>
+            demoTokenRoute(router, {
+              sign: (scopes, ttl) =>
+                signScopeToken({ secret: this.#key, scopes, ttl, sub: "demo" }),
+              scopes: demo.scopes ?? DEFAULTS.demo.scopes,
+              ttl: demo.tokenTtl ?? DEFAULTS.demo.tokenTtl,
+              origins: this.#origins,
+            })
+        : undefined,
+    });
+    this.app = express();
+    this.app.disable("x-powered-by");
+    this.app.use(this.router);
+    this.#ownsServer = options.server === undefined;
+    this.server = options.server ?? createServer(this.app);
+    const upgradeListenersBefore = new Set(this.server.listeners("upgrade"));
+    this.io = new IoServer(this.server, {
+      path,
+      serveClient: false,
+      maxHttpBufferSize,
+      // Compression buffers per socket cost more memory than the small
+      // progress messages save.
+      perMessageDeflate: false,
+      // A client that opens a transport but never sends CONNECT is dropped soon.
+      connectTimeout: 10_000,
+      allowRequest: (req, callback) => callback(null, this.#origins.allows(req)),
+      cors:
+        this.#origins.origins.length > 0 || this.#origins.isListed("*")
+          ? {
+              origin: (origin, cb) =>
+                cb(null, origin === undefined || this.#origins.isListed(origin)),
+            }
+          : undefined,
+    });
+    const added = this.server
+      .listeners("upgrade")
+      .filter((l) => !upgradeListenersBefore.has(l)) as ((...args: unknown[]) => void)[];
+    guardUpgrades(this.server, added, path, this.#origins);
+    this.io.use((socket, next) => {
+      this.#authenticate(socket).then(
+        () => next(),
+        () => next(new Error("unauthorized")),
+      );
+    });
+    this.io.on("connection", (socket) => this.#onConnection(socket));
+
+    if (demo) {
+      this.#demo = new DemoWorkers({
+        ...demo,
+        redis: this.#redis,
+        prefix: this.prefix,
+        logger: this.logger,
+      });
+      this.#demo.start();
+    }
+  }
+
+  /** Starts the gateway's own server; resolves with the bound port and base URL. */
+  listen(port = 0, host?: string): Promise<{ port: number; url: string }> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once("error", onError);
+      this.server.listen(port, host, () => {
+        this.server.off("error", onError);
+        resolve(this.address());
+      });
+    });
+  }
+
+  /** The bound port and a URL to reach it (loopback names for wildcard binds). */
+  address(): { port: number; url: string } {
+    const info = this.server.address() as AddressInfo | null;
+    if (info === null || typeof info !== "object") throw new Error("The server is not listening");
+    const host =
+      info.address === "::" || info.address === "0.0.0.0"
+        ? "localhost"
+        : info.family === "IPv6"
+          ? `[${info.address}]`
+          : info.address;
+    return { port: info.port, url: `http://${host}:${info.port}` };
+  }
+
+  /** True when both Redis connections answer. */
+  async healthy(): Promise<boolean> {
+    if (!this.#subscriber.ready) return false;
+    try {
+      await withTimeout(this.#redis.ping(), Math.min(this.#redisTimeout, 2000), "PING");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stops everything: the demo, every socket, the server (when it is the
+   * gateway's own; Socket.IO detaches from yours), timers, and the Redis
+   * connections the gateway opened. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#demo?.stop();
+    if (this.#ownsServer) {
+      const closed = new Promise<void>((resolve) => this.io.close(() => resolve()));
+      this.server.closeIdleConnections();
+      // Keep-alive requests in flight get a moment, then are cut.
+      const cut = setTimeout(() => this.server.closeAllConnections(), 1000);
+      await closed;
+      clearTimeout(cut);
+    } else {
+      this.io.local.disconnectSockets(true);
+      this.io.engine.close();
+    }
+    this.#fanout.close();
+    await this.#subscriptions.close();
+    await this.#subscriber.close();
+    if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
+    this.metrics.close();
+  }
+
+  async #jobs(scope: string): Promise<JobMap> {
+    const held = this.#subscriptions.jobs(scope);
+    if (held !== undefined) return held;
+    const { jobs, garbage } = await withTimeout(
+      readJobs(this.#redis, this.prefix, scope, this.#cluster),
+      this.#redisTimeout,
+      "A snapshot read",
+    );
+    if (garbage.length > 0) {
+      this.metrics.garbage.inc({ where: "snapshot" }, garbage.length);
+      this.logger.warn({ scope, count: garbage.length }, "skipped values that are not jobs");
+    }
+    const now = Date.now();
+    for (const id of Object.keys(jobs)) jobs[id] = withStalled(jobs[id] as JobMap[string], now);
+    return jobs;
+  }
+
+  #emit(event: "progress" | "snapshot", scope: string, jobs: JobPatch): void {
+    const room = roomOf(scope);
+    const size = this.io.of("/").adapter.rooms.get(room)?.size ?? 0;
+    if (size === 0) return;
+    this.io.to(room).emit(event, { scope, jobs });
+    this.metrics.updatesEmitted.inc();
+    this.metrics.deliveries.inc(size);
+  }
+
+  #onRedisError(error: Error, connection: "command" | "pubsub"): void {
+    this.metrics.redisErrors.inc();
+    if (!this.#redisDown) {
+      this.#redisDown = true;
+      this.logger.warn({ err: error, connection }, "Redis connection error; reconnecting");
+    }
+  }
+
+  #onRedisReady(connection: "command" | "pubsub"): void {
+    if (this.#redisDown) {
+      this.#redisDown = false;
+      this.logger.info({ connection }, "Redis connection restored");
+    }
+  }
+
+  async #authenticate(socket: GatewaySocket): Promise<void> {
+    const auth = socket.handshake.auth as unknown;
+    const token =
+      typeof auth === "object" && auth !== null ? (auth as { token?: unknown }).token : undefined;
+    try {
+      const claims = await verifyToken(token, this.#key, this.#clockTolerance);
+      socket.data.claims = claims;
+      socket.data.bucket = this.#limits.bucket(Date.now());
+    } catch (error) {
+      // The reason, never the token.
+      this.logger.info(
+        { reason: (error as Error).message, address: socket.handshake.address },
+        "connection refused",
+      );
+      throw error;
+    }
+  }
+
+  #onConnection(socket: GatewaySocket): void {
+    this.#armExpiry(socket);
+    socket.on("subscribe", (request, ack) => {
+      void this.#subscribe(socket, request, typeof ack === "function" ? ack : noop);
+    });
+    socket.on("unsubscribe", (request, ack) => {
+      this.#unsubscribe(socket, request, typeof ack === "function" ? ack : noop);
+    });
+    socket.on("cancel", (request, ack) => {
+      this.#cancel(socket, request, typeof ack === "function" ? ack : noop);
+    });
+    socket.on("disconnecting", () => {
+      clearTimeout(socket.data.expiry);
+      socket.data.pending = undefined;
+      for (const room of socket.rooms) {
+        if (room.startsWith("#")) {
+          const scope = room.slice(1);
+          this.#subscriptions.release(scope);
+          if (!this.#subscriptions.isLive(scope)) this.#fanout.drop(scope);
+        }
+      }
+    });
+  }
+
+  /** Disconnects the socket when its token expires (allowing the same clock tolerance as the check). */
+  #armExpiry(socket: GatewaySocket): void {
+    const left = socket.data.claims.expiresAt + this.#clockTolerance * 1000 - Date.now();
+    if (left <= 0) {
+      this.logger.info({ sub: socket.data.claims.sub }, "token expired: disconnecting");
+      socket.disconnect(true);
+      return;
+    }
+    socket.data.expiry = setTimeout(() => this.#armExpiry(socket), Math.min(left, MAX_TIMER));
+    socket.data.expiry.unref();
+  }
+
+  async #subscribe(
+    socket: GatewaySocket,
+    request: unknown,
+    ack: (response: SubscribeAck) => void,
+  ): Promise<void> {
+    const refuse = (code: SubscribeErrorCode, message: string) => {
+      this.metrics.subscribes.inc({ result: code });
+      ack(ackError(code, message));
+    };
+    // 1. Syntax, 2. grants, 3. limits; all before any Redis command.
+    let scope: string;
+    try {
+      const raw = (request as { scope?: unknown } | null)?.scope;
+      if (typeof raw !== "string") throw new Error("Expected `{ scope: string }`");
+      scope = formatScope(raw);
+    } catch (error) {
+      refuse("invalid_scope", (error as Error).message);
+      return;
+    }
+    if (!grantsAllow(socket.data.claims.scopes, scope)) {
+      refuse("forbidden", `The token does not grant scope "${scope}"`);
+      return;
+    }
+    const room = roomOf(scope);
+    const joined = socket.rooms.has(room);
+    const pending = socket.data.pending;
+    if (!this.#limits.take(socket.data.bucket, Date.now())) {
+      refuse("rate_limited", "Too many subscribes; slow down");
+      return;
+    }
+    const watching = socket.rooms.size - 1 + (pending?.size ?? 0);
+    if (!joined && !pending?.has(scope) && watching >= this.#limits.maxScopes) {
+      refuse("rate_limited", `A connection may watch at most ${this.#limits.maxScopes} scopes`);
+      return;
+    }
+    if (joined) {
+      this.metrics.subscribes.inc({ result: "ok" });
+      ack({ ok: true, scope, jobs: this.#subscriptions.jobs(scope) ?? emptyMap() });
+      return;
+    }
+
+    const waiting = (socket.data.pending ??= new Map());
+    waiting.set(scope, (waiting.get(scope) ?? 0) + 1);
+    try {
+      await this.#subscriptions.acquire(scope);
+    } catch (error) {
+      this.#settlePending(socket, scope);
+      this.logger.warn({ err: error, scope }, "subscribe failed: Redis did not answer");
+      refuse("unavailable", "Redis did not answer; try again");
+      return;
+    }
+    const wanted = socket.connected && this.#settlePending(socket, scope);
+    if (!wanted || socket.rooms.has(room)) {
+      // Disconnected, unsubscribed meanwhile, or a duplicate request that lost the race.
+      this.#subscriptions.release(scope);
+      if (!socket.connected) return;
+      if (!wanted) {
+        refuse("unavailable", "Unsubscribed before the subscription completed");
+        return;
+      }
+    } else {
+      socket.join(room);
+    }
+    // Joined and read in the same tick: no update can fall between the two.
+    this.metrics.subscribes.inc({ result: "ok" });
+    ack({ ok: true, scope, jobs: this.#subscriptions.jobs(scope) ?? emptyMap() });
+  }
+
+  /** Removes one waiting request; false when an unsubscribe cancelled it. */
+  #settlePending(socket: GatewaySocket, scope: string): boolean {
+    const waiting = socket.data.pending;
+    const count = waiting?.get(scope);
+    if (waiting === undefined || count === undefined) return false;
+    if (count > 1) waiting.set(scope, count - 1);
+    else waiting.delete(scope);
+    if (waiting.size === 0) socket.data.pending = undefined;
+    return true;
+  }
+
+  #unsubscribe(
+    socket: GatewaySocket,
+    request: unknown,
+    ack: (response: UnsubscribeAck) => void,
+  ): void {
+    let scope: string;
+    try {
+      const raw = (request as { scope?: unknown } | null)?.scope;
+      if (typeof raw !== "string") throw new Error("Expected `{ scope: string }`");
+      scope = formatScope(raw);
+    } catch (error) {
+      ack(ackError("invalid_scope", (error as Error).message));
+      return;
+    }
+    socket.data.pending?.delete(scope);
+    if (socket.data.pending?.size === 0) socket.data.pending = undefined;
+    const room = roomOf(scope);
+    if (socket.rooms.has(room)) {
+      socket.leave(room);
+      this.#subscriptions.release(scope);
+      if (!this.#subscriptions.isLive(scope)) this.#fanout.drop(scope);
+    }
+    ack({ ok: true });
+  }
+
+  /** Cancel arrives with a later issue; until then the checks run and the answer is `unavailable`. */
+  #cancel(socket: GatewaySocket, request: unknown, ack: (response: CancelAck) => void): void {
+    const req = request as { scope?: unknown; id?: unknown } | null;
+    let scope: string;
+    try {
+      if (typeof req?.scope !== "string")
+        throw new Error("Expected `{ scope: string, id: string }`");
+      scope = formatScope(req.scope);
+    } catch (error) {
+      ack(ackError("invalid_scope", (error as Error).message));
+      return;
+    }
+    try {
+      validateJobId(req?.id);
+    } catch (error) {
+      ack(ackError("invalid_argument", (error as Error).message));
+      return;
+    }
+    if (!grantsAllow(socket.data.claims.cancel, scope)) {
+      ack(ackError("forbidden", `The token does not grant cancelling in scope "${scope}"`));
+      return;
+    }
+    ack(ackError("unavailable", "This gateway does not support cancel yet"));
+  }
+}
+
+/** Creates a gateway (see Gateway for standalone use and for attaching to your own server). */
+export function createGateway(options: GatewayOptions): Gateway {
+  return new Gateway(options);
+}

@@ -1,0 +1,83 @@
+/**
+ * Reading a scope's snapshot and parsing pub/sub messages, skipping (and
+ * reporting) anything that is not a job instead of crashing on it: a scope
+ * hash is plain Redis data that anyone with access can write garbage into.
+ */
+import { asJobValue, parseJobValue, type JobMap, type JobPatch } from "../shared/job";
+import { scopeKeys } from "../shared/keys";
+import { publishCommand, runScript, type RedisClient } from "../shared/tracker/scripts";
+
+/**
+ * An object without a prototype: job ids come from Redis, and an id such as
+ * `__proto__` must stay an ordinary key.
+ */
+export function emptyMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+export interface ReadResult {
+  jobs: JobMap;
+  /** Ids (hash fields) whose values were not jobs. */
+  garbage: string[];
+}
+
+/**
+ * Reads a scope through the read script (which applies retention), as stored:
+ * `stalled` is added when the values are sent, not here.
+ */
+export async function readJobs(
+  client: RedisClient,
+  prefix: string,
+  scope: string,
+  cluster: boolean,
+): Promise<ReadResult> {
+  const keys = scopeKeys(prefix, scope, cluster);
+  const flat = (await runScript(
+    client,
+    "read",
+    [keys.hash, keys.expiry],
+    [scope, publishCommand(cluster)],
+  )) as unknown;
+  const result: ReadResult = { jobs: emptyMap(), garbage: [] };
+  if (!Array.isArray(flat)) return result;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const id = flat[i] as string;
+    const raw = flat[i + 1] as unknown;
+    const value = typeof raw === "string" ? parseJobValue(raw) : null;
+    if (value === null || value.id !== id) result.garbage.push(id);
+    else result.jobs[id] = value;
+  }
+  return result;
+}
+
+export interface ParsedMessage {
+  patch: JobPatch;
+  /** Entries skipped because they were not jobs (or the whole message, as 1). */
+  garbage: number;
+}
+
+/** Parses a pub/sub message (`{"scope", "jobs": {id: value | null}}`); garbage is skipped. */
+export function parseMessage(message: string): ParsedMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return { patch: emptyMap(), garbage: 1 };
+  }
+  const jobs = (parsed as { jobs?: unknown } | null)?.jobs;
+  if (typeof jobs !== "object" || jobs === null || Array.isArray(jobs)) {
+    return { patch: emptyMap(), garbage: 1 };
+  }
+  const patch: JobPatch = emptyMap();
+  let garbage = 0;
+  for (const [id, raw] of Object.entries(jobs as Record<string, unknown>)) {
+    if (raw === null) {
+      patch[id] = null;
+      continue;
+    }
+    const value = asJobValue(raw);
+    if (value === null || value.id !== id) garbage += 1;
+    else patch[id] = value;
+  }
+  return { patch, garbage };
+}

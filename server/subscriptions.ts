@@ -1,0 +1,283 @@
+/**
+ * Reference-counted scope subscriptions over one pub/sub connection.
+ *
+ * For a scope's first local watcher: SUBSCRIBE, wait for the confirmation,
+ * then read the snapshot; messages that arrive meanwhile are buffered and
+ * merged after it by `seq`, so an update that raced with the read is neither
+ * lost nor allowed to move a job backwards. Later watchers get the held state
+ * at once (or share the read in flight). The last watcher leaving UNSUBSCRIBEs.
+ *
+ * When the pub/sub connection comes back after a drop, every live scope is
+ * resubscribed and re-read the same way, and a `snapshot` event announces the
+ * resynchronised state.
+ */
+import { Emitter } from "../shared/emitter";
+import type { JobMap, JobPatch } from "../shared/job";
+import { withStalled } from "../shared/job";
+import { scopeKeys } from "../shared/keys";
+import { JobStore } from "../shared/store";
+import { withTimeout } from "../shared/tracker/timing";
+import { UnavailableError } from "./errors/unavailable-error";
+import { emptyMap, parseMessage, type ReadResult } from "./reader";
+import type { Subscriber } from "./subscriber";
+
+export interface SubscriptionsEvents {
+  /** Changes that passed the `seq` filter (`null` = removed), for a live scope. */
+  update: (scope: string, patch: JobPatch) => void;
+  /** A live scope was re-read after a resync; `jobs` is its full state. */
+  snapshot: (scope: string, jobs: JobMap) => void;
+  /** A pub/sub message arrived for a watched scope. */
+  received: (scope: string) => void;
+  /** Values that are not jobs were skipped. */
+  garbage: (scope: string, count: number, where: "snapshot" | "message") => void;
+  /** A resubscribe or re-read failed; it is retried. */
+  error: (error: Error) => void;
+}
+
+export interface SubscriptionsOptions {
+  subscriber: Subscriber;
+  /** Reads a scope's snapshot (see readJobs). */
+  read: (scope: string) => Promise<ReadResult>;
+  prefix: string;
+  cluster: boolean;
+  /** ms a snapshot read may take. */
+  timeout: number;
+  /** ms to wait before retrying a failed resync. */
+  retryDelay?: number;
+}
+
+class Entry {
+  refs = 0;
+  readonly store = new JobStore();
+  /** Messages received while a snapshot read is pending, merged latest-wins; null when live. */
+  buffer: JobPatch | null = emptyMap();
+  /** True once the first snapshot is held. */
+  live = false;
+  ready: Promise<void> = Promise.resolve();
+  syncing: Promise<void> | null = null;
+  /** A newer read was asked for while one was in flight. */
+  again = false;
+  retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly scope: string,
+    readonly channel: string,
+  ) {}
+}
+
+export class Subscriptions extends Emitter<SubscriptionsEvents> {
+  readonly #subscriber: Subscriber;
+  readonly #read: (scope: string) => Promise<ReadResult>;
+  readonly #prefix: string;
+  readonly #cluster: boolean;
+  readonly #timeout: number;
+  readonly #retryDelay: number;
+  /** By channel name. */
+  readonly #entries = new Map<string, Entry>();
+  /** Channels we are unsubscribing from because a message came for no watched scope. */
+  readonly #healing = new Set<string>();
+  #resubscribe: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: SubscriptionsOptions) {
+    super();
+    this.#subscriber = options.subscriber;
+    this.#read = options.read;
+    this.#prefix = options.prefix;
+    this.#cluster = options.cluster;
+    this.#timeout = options.timeout;
+    this.#retryDelay = options.retryDelay ?? 1000;
+    this.#subscriber.on("message", (channel, message) => this.#onMessage(channel, message));
+    this.#subscriber.on("reconnected", () => this.#resubscribeAll());
+  }
+
+  /** Number of scopes this gateway is subscribed to. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether the scope is subscribed and its snapshot held. */
+  isLive(scope: string): boolean {
+    return this.#entries.get(this.#channel(scope))?.live === true;
+  }
+
+  /**
+   * Adds a watcher of `scope` (which must be validated) and resolves once the
+   * scope's state is held; read it with `jobs(scope)` in the same tick.
+   * Every successful acquire must be paired with a release.
+   * @throws UnavailableError when Redis did not answer (the watcher is not counted).
+   */
+  async acquire(scope: string): Promise<void> {
+    if (this.#closed) throw new UnavailableError("The gateway is closing");
+    const channel = this.#channel(scope);
+    let entry = this.#entries.get(channel);
+    if (entry === undefined) {
+      const created = new Entry(scope, channel);
+      created.ready = this.#subscriber
+        .subscribe([channel])
+        .then(() => this.#requestSync(created))
+        .catch((error: unknown) => {
+          this.#drop(created);
+          throw error;
+        });
+      this.#entries.set(channel, created);
+      entry = created;
+    }
+    entry.refs += 1;
+    try {
+      await entry.ready;
+    } catch (error) {
+      throw error instanceof UnavailableError
+        ? error
+        : new UnavailableError("Redis did not answer", { cause: error });
+    }
+  }
+
+  /** Removes a watcher; the last one out unsubscribes. */
+  release(scope: string): void {
+    const entry = this.#entries.get(this.#channel(scope));
+    if (entry === undefined) return;
+    entry.refs -= 1;
+    if (entry.refs <= 0) this.#drop(entry);
+  }
+
+  /** The held jobs of a live scope, with `stalled` marked; undefined when not live. */
+  jobs(scope: string): JobMap | undefined {
+    const entry = this.#entries.get(this.#channel(scope));
+    return entry?.live ? this.#jobsOf(entry) : undefined;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#resubscribe);
+    for (const entry of this.#entries.values()) clearTimeout(entry.retry);
+    this.#entries.clear();
+  }
+
+  #channel(scope: string): string {
+    return scopeKeys(this.#prefix, scope, this.#cluster).channel;
+  }
+
+  #jobsOf(entry: Entry): JobMap {
+    const now = Date.now();
+    const jobs = emptyMap<JobMap[string]>();
+    for (const [id, value] of Object.entries(entry.store.toJSON()))
+      jobs[id] = withStalled(value, now);
+    return jobs;
+  }
+
+  #drop(entry: Entry): void {
+    if (this.#entries.get(entry.channel) !== entry) return;
+    this.#entries.delete(entry.channel);
+    clearTimeout(entry.retry);
+    if (this.#closed) return;
+    this.#subscriber.unsubscribe([entry.channel]).catch((error: unknown) => {
+      // The connection dropped: the new one will not have this channel.
+      this.emit("error", error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  /** Reads the snapshot; a request during a read in flight makes it read again after. */
+  #requestSync(entry: Entry): Promise<void> {
+    if (entry.syncing !== null) {
+      entry.again = true;
+      return entry.syncing;
+    }
+    entry.buffer ??= emptyMap();
+    const syncing = this.#sync(entry).finally(() => {
+      if (entry.syncing === syncing) entry.syncing = null;
+    });
+    entry.syncing = syncing;
+    return syncing;
+  }
+
+  async #sync(entry: Entry): Promise<void> {
+    do {
+      entry.again = false;
+      const { jobs, garbage } = await withTimeout(
+        this.#read(entry.scope),
+        this.#timeout,
+        "A snapshot read",
+      );
+      if (garbage.length > 0) this.emit("garbage", entry.scope, garbage.length, "snapshot");
+      if (this.#entries.get(entry.channel) !== entry || entry.again) continue;
+      entry.store.replace(jobs);
+      const buffered = entry.buffer;
+      entry.buffer = null;
+      if (buffered !== null) entry.store.apply(buffered);
+      const announce = entry.live;
+      entry.live = true;
+      if (announce) this.emit("snapshot", entry.scope, this.#jobsOf(entry));
+    } while (entry.again && this.#entries.get(entry.channel) === entry);
+  }
+
+  #onMessage(channel: string, message: string): void {
+    const entry = this.#entries.get(channel);
+    if (entry === undefined) {
+      this.#heal(channel);
+      return;
+    }
+    this.emit("received", entry.scope);
+    const { patch, garbage } = parseMessage(message);
+    if (garbage > 0) this.emit("garbage", entry.scope, garbage, "message");
+    if (entry.buffer !== null) {
+      // Messages of one channel arrive in publish order: the later value wins.
+      Object.assign(entry.buffer, patch);
+      return;
+    }
+    const change = entry.store.apply(patch);
+    let changed = false;
+    const out = emptyMap<JobPatch[string]>();
+    for (const id of Object.keys(change.updated)) {
+      out[id] = change.updated[id] ?? null;
+      changed = true;
+    }
+    for (const id of change.removed) {
+      out[id] = null;
+      changed = true;
+    }
+    if (changed) this.emit("update", entry.scope, out);
+  }
+
+  /** A message for a channel nobody watches (a late SUBSCRIBE that timed out): unsubscribe it. */
+  #heal(channel: string): void {
+    if (this.#closed || this.#healing.has(channel)) return;
+    this.#healing.add(channel);
+    this.#subscriber
+      .unsubscribe([channel])
+      .catch(() => {})
+      .finally(() => this.#healing.delete(channel));
+  }
+
+  /** After a reconnect: buffer, SUBSCRIBE every scope in one command, then re-read each. */
+  #resubscribeAll(): void {
+    clearTimeout(this.#resubscribe);
+    this.#resubscribe = undefined;
+    if (this.#closed || this.#entries.size === 0) return;
+    const entries = [...this.#entries.values()];
+    for (const entry of entries) entry.buffer ??= emptyMap();
+    this.#subscriber.subscribe(entries.map((e) => e.channel)).then(
+      () => {
+        for (const entry of entries) {
+          if (this.#entries.get(entry.channel) === entry) this.#resync(entry);
+        }
+      },
+      (error: unknown) => {
+        this.emit("error", error instanceof Error ? error : new Error(String(error)));
+        this.#resubscribe = setTimeout(() => this.#resubscribeAll(), this.#retryDelay);
+        this.#resubscribe.unref();
+      },
+    );
+  }
+
+  #resync(entry: Entry): void {
+    clearTimeout(entry.retry);
+    entry.retry = undefined;
+    this.#requestSync(entry).catch((error: unknown) => {
+      this.emit("error", error instanceof Error ? error : new Error(String(error)));
+      if (this.#closed || this.#entries.get(entry.channel) !== entry) return;
+      entry.retry = setTimeout(() => this.#resync(entry), this.#retryDelay);
+      entry.retry.unref();
+    });
+  }
+}
