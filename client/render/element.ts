@@ -1,0 +1,137 @@
+/**
+ * <redis-progress-jobs scope="user:3421">: mountProgress as a custom element.
+ *
+ * Where its client comes from, first match wins:
+ *  1. the `client` property (`el.client = createProgressClient(...)`);
+ *  2. the `token` attribute (and `url`, default: the page's origin): the
+ *     element connects by itself; elements with the same url and token share
+ *     one connection;
+ *  3. the default client, `setDefaultClient(client)` — elements waiting for it
+ *     mount as soon as it is set.
+ * Other attributes: `interval` (ms, see MountOptions), `lang` (the locale).
+ * The class is created lazily so that importing this module in Node is safe.
+ */
+import { isValidScope } from "../../shared/scope";
+import { ProgressClient } from "../progress-client";
+import { getDefaultClient, onDefaultClient } from "./default-client";
+import { DEFAULT_LABELS, fill } from "./labels";
+import { mountProgress } from "./mount";
+import { adoptStyles } from "./styles";
+
+export const ELEMENT_NAME = "redis-progress-jobs";
+
+const shared = new Map<string, { client: ProgressClient; users: number }>();
+
+function acquire(url: string, token: string): [ProgressClient, () => void] {
+  const key = `${url}\n${token}`;
+  let entry = shared.get(key);
+  if (entry === undefined) {
+    entry = { client: new ProgressClient({ url, token }), users: 0 };
+    shared.set(key, entry);
+  }
+  entry.users++;
+  const held = entry;
+  return [
+    held.client,
+    () => {
+      if (--held.users > 0) return;
+      shared.delete(key);
+      held.client.close();
+    },
+  ];
+}
+
+/** The element's interface, for TypeScript users (`document.querySelector<ProgressJobsElement>(...)`). */
+export interface ProgressJobsElement extends HTMLElement {
+  client: ProgressClient | undefined;
+}
+
+function createElementClass(): CustomElementConstructor {
+  return class RedisProgressJobs extends HTMLElement implements ProgressJobsElement {
+    static observedAttributes = ["scope", "url", "token", "interval", "lang"];
+    #client: ProgressClient | undefined;
+    #teardown: (() => void) | undefined;
+
+    get client(): ProgressClient | undefined {
+      return this.#client;
+    }
+
+    set client(client: ProgressClient | undefined) {
+      this.#client = client;
+      if (this.isConnected) this.#mount();
+    }
+
+    connectedCallback(): void {
+      this.#mount();
+    }
+
+    disconnectedCallback(): void {
+      this.#unmount();
+    }
+
+    attributeChangedCallback(): void {
+      if (this.isConnected) this.#mount();
+    }
+
+    #unmount(): void {
+      this.#teardown?.();
+      this.#teardown = undefined;
+    }
+
+    #message(text: string): void {
+      adoptStyles(this);
+      const p = document.createElement("p");
+      p.className = "rp-banner";
+      p.dataset.kind = "error";
+      p.setAttribute("role", "status");
+      p.textContent = text;
+      const root = document.createElement("div");
+      root.className = "rp-jobs";
+      root.append(p);
+      this.replaceChildren(root);
+    }
+
+    #mount(): void {
+      this.#unmount();
+      const scope = this.getAttribute("scope") ?? "";
+      if (!isValidScope(scope)) {
+        this.#message(fill(DEFAULT_LABELS.invalidScope, { scope }));
+        return;
+      }
+      let client = this.#client;
+      let release = (): void => {};
+      const token = this.getAttribute("token");
+      if (client === undefined && token) {
+        [client, release] = acquire(this.getAttribute("url") || location.origin, token);
+      }
+      client ??= getDefaultClient();
+      if (client === undefined) {
+        this.#message(DEFAULT_LABELS.noClient);
+        const off = onDefaultClient(() => this.#mount());
+        this.#teardown = off;
+        return;
+      }
+      const interval = Number(this.getAttribute("interval"));
+      const offDefault =
+        this.#client === undefined && !token ? onDefaultClient(() => this.#mount()) : () => {};
+      this.replaceChildren();
+      const unmount = mountProgress(this, {
+        client,
+        scope,
+        interval: interval > 0 ? interval : undefined,
+        locale: this.lang || undefined,
+      });
+      this.#teardown = () => {
+        offDefault();
+        unmount();
+        release();
+      };
+    }
+  };
+}
+
+/** Registers the custom element (idempotent); the browser bundle does this on load. */
+export function defineProgressElement(name: string = ELEMENT_NAME): void {
+  if (typeof customElements === "undefined" || customElements.get(name) !== undefined) return;
+  customElements.define(name, createElementClass());
+}

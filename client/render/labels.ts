@@ -1,0 +1,76 @@
+/**
+ * The words the renderer shows, English by default. Pass `labels` (and a
+ * matching `locale`) to mountProgress to translate; `{scope}`, `{time}` and
+ * `{ago}` are replaced.
+ */
+import type { ClientErrorCode } from "../codes";
+
+export interface Labels {
+  running: string;
+  completed: string;
+  failed: string;
+  canceled: string;
+  stalled: string;
+  /** Shown beside the status of a running job whose cancel was requested. */
+  cancelRequested: string;
+  /** Name of a job written without one; `{id}` is its id's first 8 characters. */
+  untitled: string;
+  loading: string;
+  empty: string;
+  connecting: string;
+  reconnecting: string;
+  disconnected: string;
+  timeLeft: string;
+  fewSeconds: string;
+  estimating: string;
+  finished: string;
+  lastUpdate: string;
+  noClient: string;
+  invalidScope: string;
+  errors: Record<ClientErrorCode, string>;
+}
+
+export const DEFAULT_LABELS: Labels = {
+  running: "Running",
+  completed: "Completed",
+  failed: "Failed",
+  canceled: "Canceled",
+  stalled: "Stalled",
+  cancelRequested: "cancel requested",
+  untitled: "Job {id}",
+  loading: "Loading jobs…",
+  empty: "No jobs in {scope} yet.",
+  connecting: "Connecting…",
+  reconnecting: "Reconnecting…",
+  disconnected: "Disconnected.",
+  timeLeft: "about {time} left",
+  fewSeconds: "a few seconds left",
+  estimating: "estimating time left…",
+  finished: "finished {ago}",
+  lastUpdate: "no update since {ago}",
+  noClient:
+    "No connection: give this element url and token attributes, or call RedisProgressClient.setDefaultClient(client).",
+  invalidScope: "“{scope}” is not a valid scope.",
+  errors: {
+    forbidden: "Access denied: your token does not allow watching {scope}.",
+    invalid_scope: "“{scope}” is not a valid scope.",
+    rate_limited: "Too many subscriptions; retrying {scope} shortly…",
+    unavailable: "The progress service is unavailable; retrying…",
+    unauthorized: "The progress service refused the token (unauthorized).",
+  },
+};
+
+/** Merges partial labels over the defaults (errors merged per code). */
+export function resolveLabels(labels: Partial<Labels> | undefined): Labels {
+  if (labels === undefined) return DEFAULT_LABELS;
+  return {
+    ...DEFAULT_LABELS,
+    ...labels,
+    errors: { ...DEFAULT_LABELS.errors, ...labels.errors },
+  };
+}
+
+/** Replaces `{name}` placeholders. */
+export function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (match, key: string) => values[key] ?? match);
+}

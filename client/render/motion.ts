@@ -1,0 +1,47 @@
+/**
+ * Where a running job's bar stands between two updates. Pure functions, so the
+ * rule can be tested without a browser.
+ *
+ * The tracker writes when the integer percent changed AND at least `interval`
+ * ms passed (DESIGN.md, "Throttling rule"). So after an update, the next one is
+ * expected once both hold: after max(interval, time the rate needs to reach the
+ * next percent boundary). The bar advances at the job's `rate` until that
+ * moment and then waits, so it never runs past what the next update is
+ * expected to say; when the update arrives the bar snaps to its truth.
+ */
+import type { JobValue } from "../../shared/job";
+
+/** A running bar never shows more than this before the job says it is complete. */
+export const MAX_RUNNING_FRACTION = 0.99;
+
+/** The stored truth: count / total (1 for a completed job or a total of 0). */
+export function trueFraction(job: JobValue): number {
+  if (job.status === "completed" || job.total <= 0) return 1;
+  return Math.min(1, Math.max(0, job.count / job.total));
+}
+
+/** The count at which the integer percent next changes (the tracker's own rule). */
+export function nextBoundary(job: JobValue): number {
+  return Math.ceil(((job.percent + 1) * job.total) / 100);
+}
+
+/**
+ * How long after an update the bar may keep moving (ms); 0 when it should not
+ * move at all (not running, stalled, no rate yet, or already at the end).
+ */
+export function motionHorizon(job: JobValue, interval: number): number {
+  const rate = job.rate;
+  if (job.status !== "running" || job.stalled === true) return 0;
+  if (rate === undefined || !(rate > 0) || job.total <= 0 || job.count >= job.total) return 0;
+  const toBoundary = ((nextBoundary(job) - job.count) / rate) * 1000;
+  return Math.max(interval, toBoundary);
+}
+
+/** The fraction (0..1) the bar shows `elapsed` ms after the update carrying `job` arrived. */
+export function barFraction(job: JobValue, elapsed: number, interval: number): number {
+  const truth = trueFraction(job);
+  const horizon = motionHorizon(job, interval);
+  if (horizon === 0 || elapsed <= 0) return truth;
+  const predicted = job.count + ((job.rate ?? 0) * Math.min(elapsed, horizon)) / 1000;
+  return Math.max(truth, Math.min(predicted / job.total, MAX_RUNNING_FRACTION));
+}

@@ -1,0 +1,194 @@
+/**
+ * mountProgress: a live list of a scope's jobs inside any element, with no
+ * framework. Returns the function that unmounts it (and leaves the scope).
+ *
+ *   div.rp-jobs[data-state]
+ *     p.rp-banner[role=status]   connection state or this scope's error
+ *     p.rp-empty                 shown once loaded with no job
+ *     ul.rp-list                 one JobRow per top-level job; children nested in their parent's row
+ */
+import type { JobMap, JobValue } from "../../shared/job";
+import { formatScope, type ScopeInput } from "../../shared/scope";
+import type { ConnectionState } from "../codes";
+import type { ProgressClient } from "../progress-client";
+import type { ProgressClientError } from "../progress-client-error";
+import { Animator } from "./animator";
+import { JobRow, type RowContext } from "./job-row";
+import { fill, resolveLabels, type Labels } from "./labels";
+import { arrange } from "./order";
+import { adoptStyles } from "./styles";
+
+export interface MountOptions {
+  /** The client to watch through (see createProgressClient). */
+  client: ProgressClient;
+  /** The scope whose jobs to list. */
+  scope: ScopeInput;
+  /**
+   * The trackers' write interval (ms): how long a bar may extrapolate before
+   * the next update is due.
+   * @default 2000 (the tracker's default `interval`)
+   */
+  interval?: number;
+  /**
+   * Locale for numbers and times (Intl); set it together with `labels`.
+   * @default "en"
+   */
+  locale?: string;
+  /** Words to show instead of the English defaults. */
+  labels?: Partial<Labels>;
+  /**
+   * Adopt the default stylesheet (false: style `.rp-*` classes yourself).
+   * @default true
+   */
+  styles?: boolean;
+  /**
+   * How often the time words ("about 2 minutes left") are refreshed (ms).
+   * @default 1000
+   */
+  clockInterval?: number;
+}
+
+/** Moves rows into `container` in `order`, touching only those out of place. */
+function place(container: Element, order: JobRow[]): void {
+  let ref = container.firstElementChild;
+  for (const row of order) {
+    if (row.element === ref) ref = ref.nextElementSibling;
+    else container.insertBefore(row.element, ref);
+  }
+  while (ref !== null) {
+    const next = ref.nextElementSibling;
+    ref.remove();
+    ref = next;
+  }
+}
+
+/**
+ * Renders the live jobs of `options.scope` into `element` (appended to what it holds).
+ * @throws InvalidScopeError for a scope outside the grammar, TypeError for a missing client.
+ * @returns unmount: removes the list, stops its timers and leaves the scope.
+ */
+export function mountProgress(element: Element, options: MountOptions): () => void {
+  if (typeof options?.client?.subscribe !== "function") {
+    throw new TypeError("Expected `client` to be a ProgressClient (see createProgressClient)");
+  }
+  const { client } = options;
+  const scope = formatScope(options.scope);
+  const labels = resolveLabels(options.labels);
+  const ctx: RowContext = {
+    labels,
+    locale: options.locale ?? "en",
+    interval: options.interval ?? 2000,
+  };
+  if (options.styles !== false) adoptStyles(element);
+
+  const doc = element.ownerDocument;
+  const root = doc.createElement("div");
+  root.className = "rp-jobs";
+  root.dataset.scope = scope;
+  const banner = doc.createElement("p");
+  banner.className = "rp-banner";
+  banner.setAttribute("role", "status");
+  const empty = doc.createElement("p");
+  empty.className = "rp-empty";
+  empty.textContent = fill(labels.empty, { scope });
+  empty.hidden = true;
+  const list = doc.createElement("ul");
+  list.className = "rp-list";
+  root.append(banner, empty, list);
+  element.append(root);
+
+  const rows = new Map<string, JobRow>();
+  const animator = new Animator(() => rows.values());
+  let loaded = client.loaded(scope);
+  let error: ProgressClientError | undefined = client.scopeError(scope);
+  // A refused handshake; shown only while it keeps the client disconnected.
+  let refused: ProgressClientError | undefined;
+
+  function showBanner(): void {
+    const state: ConnectionState = client.state;
+    root.dataset.state = state;
+    let kind = "";
+    let text = "";
+    if (error !== undefined) {
+      kind = "error";
+      text = fill(labels.errors[error.code], { scope });
+    } else if (state === "disconnected" && refused !== undefined) {
+      kind = "error";
+      text = fill(labels.errors[refused.code], { scope });
+    } else if (state !== "connected") {
+      kind = state;
+      text = labels[state];
+    } else if (!loaded) {
+      kind = "loading";
+      text = labels.loading;
+    }
+    banner.dataset.kind = kind;
+    banner.textContent = text;
+    banner.hidden = text === "";
+    empty.hidden = !loaded || rows.size > 0 || error !== undefined;
+  }
+
+  function render(jobs: JobMap): void {
+    const serverNow = client.now();
+    const localNow = performance.now();
+    for (const [id, row] of rows) {
+      if (jobs[id] === undefined) {
+        row.element.remove();
+        rows.delete(id);
+      }
+    }
+    const rowOf = (job: JobValue): JobRow => {
+      let row = rows.get(job.id);
+      if (row === undefined) {
+        row = new JobRow(job, ctx);
+        rows.set(job.id, row);
+        row.update(job, serverNow, localNow);
+      } else if (row.job !== job) {
+        row.update(job, serverNow, localNow, row.job.seq !== job.seq);
+      }
+      return row;
+    };
+    const { roots, children } = arrange(jobs);
+    place(list, roots.map(rowOf));
+    for (const [id, row] of rows) place(row.children, (children.get(id) ?? []).map(rowOf));
+    showBanner();
+    animator.request();
+  }
+
+  const offJobs = client.subscribe(scope, (jobs) => {
+    loaded = true;
+    error = undefined;
+    render(jobs);
+  });
+  const offState = client.on("state", (state) => {
+    if (state === "connected") refused = undefined;
+    showBanner();
+  });
+  const offError = client.on("error", (e) => {
+    if (e.scope === undefined) refused = e;
+    if (e.scope !== scope) return showBanner();
+    error = e;
+    if (e.code === "forbidden" || e.code === "invalid_scope") {
+      loaded = false;
+      render({});
+    }
+    showBanner();
+  });
+  const clock = setInterval(() => {
+    if (doc.visibilityState === "hidden") return;
+    const serverNow = client.now();
+    for (const row of rows.values()) row.tick(serverNow);
+  }, options.clockInterval ?? 1000);
+
+  if (loaded) render(client.jobs(scope));
+  else showBanner();
+
+  return () => {
+    offJobs();
+    offState();
+    offError();
+    clearInterval(clock);
+    animator.destroy();
+    root.remove();
+  };
+}

@@ -1,0 +1,371 @@
+/**
+ * The client SDK against a real Socket.IO server speaking DESIGN.md's protocol
+ * (an in-process stand-in for the gateway, typed with the shared event maps),
+ * with the real socket.io-client. The full gateway + Redis + Chromium path is
+ * covered by test/browser/.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server } from "socket.io";
+import type {
+  ClientToServerEvents,
+  ServerToClientEvents,
+  SubscribeErrorCode,
+} from "../../shared/events";
+import type { JobMap, JobPatch, JobValue } from "../../shared/job";
+import { InvalidScopeError } from "../../shared/errors/invalid-scope-error";
+import type { StoreChange } from "../../shared/store";
+import { createProgressClient, type ProgressClient } from "../../client/progress-client";
+import type { ConnectionState } from "../../client/codes";
+import type { ProgressClientError } from "../../client/progress-client-error";
+
+const FAST = {
+  retryDelay: 20,
+  maxRetryDelay: 100,
+  ackTimeout: 2000,
+  socketOptions: { reconnectionDelay: 20, reconnectionDelayMax: 100 },
+};
+
+async function until<T>(check: () => T, what: string, timeout = 5000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function job(id: string, seq: number, extra: Partial<JobValue> = {}): JobValue {
+  const now = new Date().toISOString();
+  return {
+    id,
+    percent: seq,
+    count: seq,
+    total: 100,
+    started_at: now,
+    estimated_finished_at: null,
+    finished_at: null,
+    status: "running",
+    updated_at: now,
+    seq,
+    ...extra,
+  };
+}
+
+/** A minimal gateway: token check at the handshake, subscribe with a snapshot ack, rooms per scope. */
+class FakeGateway {
+  readonly jobs = new Map<string, JobMap>();
+  readonly tokens: string[] = [];
+  readonly subscribes: string[] = [];
+  readonly unsubscribes: string[] = [];
+  /** Scopes answered with this error code, for as many times as given (Infinity = always). */
+  readonly refuse = new Map<string, { code: SubscribeErrorCode; times: number }>();
+  validTokens = new Set(["good"]);
+  port = 0;
+  #io: Server<ClientToServerEvents, ServerToClientEvents> | undefined;
+
+  async start(): Promise<void> {
+    const http = createServer();
+    const io = new Server<ClientToServerEvents, ServerToClientEvents>(http);
+    io.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown }).token;
+      this.tokens.push(String(token));
+      if (typeof token === "string" && this.validTokens.has(token)) next();
+      else next(new Error("unauthorized"));
+    });
+    io.on("connection", (socket) => {
+      socket.on("subscribe", ({ scope }, ack) => {
+        this.subscribes.push(scope);
+        const refusal = this.refuse.get(scope);
+        if (refusal !== undefined && refusal.times > 0) {
+          refusal.times--;
+          ack({ ok: false, error: { code: refusal.code, message: `no (${refusal.code})` } });
+          return;
+        }
+        void socket.join(scope);
+        ack({ ok: true, scope, jobs: this.jobs.get(scope) ?? {} });
+      });
+      socket.on("unsubscribe", ({ scope }, ack) => {
+        this.unsubscribes.push(scope);
+        void socket.leave(scope);
+        ack({ ok: true });
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(this.port, "127.0.0.1", resolve));
+    this.port = (http.address() as AddressInfo).port;
+    this.#io = io;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Writes jobs (stored for the next snapshot) and publishes them to the scope's room. */
+  publish(scope: string, patch: JobPatch): void {
+    const held = { ...this.jobs.get(scope) };
+    for (const [id, value] of Object.entries(patch)) {
+      if (value === null) delete held[id];
+      else held[id] = value;
+    }
+    this.jobs.set(scope, held);
+    this.#io?.to(scope).emit("progress", { scope, jobs: patch });
+  }
+
+  resync(scope: string): void {
+    this.#io?.to(scope).emit("snapshot", { scope, jobs: this.jobs.get(scope) ?? {} });
+  }
+
+  /** Sends DISCONNECT to every client (what a gateway shutting down gracefully does). */
+  kick(): void {
+    this.#io?.disconnectSockets(true);
+  }
+
+  /** Stops listening; clients see their transport close. */
+  async stop(): Promise<void> {
+    const io = this.#io;
+    this.#io = undefined;
+    if (io) await new Promise<void>((resolve) => io.close(() => resolve()));
+  }
+}
+
+function record(client: ProgressClient): {
+  states: ConnectionState[];
+  errors: ProgressClientError[];
+} {
+  const states: ConnectionState[] = [];
+  const errors: ProgressClientError[] = [];
+  client.on("state", (s) => states.push(s));
+  client.on("error", (e) => errors.push(e));
+  return { states, errors };
+}
+
+function listen(): {
+  calls: Array<[JobMap, StoreChange]>;
+  last: () => JobMap | undefined;
+  listener: (jobs: JobMap, change: StoreChange) => void;
+} {
+  const calls: Array<[JobMap, StoreChange]> = [];
+  return {
+    calls,
+    last: () => calls.at(-1)?.[0],
+    listener: (jobs, change) => calls.push([jobs, change]),
+  };
+}
+
+describe("ProgressClient", () => {
+  let gateway: FakeGateway;
+  let client: ProgressClient | undefined;
+
+  beforeEach(async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+  });
+
+  afterEach(async () => {
+    client?.close();
+    client = undefined;
+    await gateway.stop();
+  });
+
+  test("validates its options and the scope before sending anything", () => {
+    expect(() => createProgressClient({ url: gateway.url } as never)).toThrow(
+      "Expected exactly one of `token` and `getToken`",
+    );
+    expect(() =>
+      createProgressClient({ url: gateway.url, token: "a", getToken: () => "b" }),
+    ).toThrow(TypeError);
+    expect(() => createProgressClient({ token: "good" })).toThrow(/url/);
+    expect(() => createProgressClient({ url: gateway.url, token: "good", ackTimeout: -1 })).toThrow(
+      "Expected `ackTimeout` to be a positive number of ms, got -1",
+    );
+    client = createProgressClient({ url: gateway.url, token: "good", autoConnect: false });
+    expect(() => client!.subscribe("user:*", () => {})).toThrow(InvalidScopeError);
+    expect(() => client!.subscribe("user:1", "nope" as never)).toThrow(TypeError);
+  });
+
+  test("subscribes, receives the snapshot, merges progress by seq, and unsubscribes", async () => {
+    const a3 = job("a", 3);
+    gateway.jobs.set("user:1", { a: a3 });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { states } = record(client);
+    const { calls, last, listener } = listen();
+    const off = client.subscribe(["user", 1], listener);
+    await until(() => calls.length === 1, "the snapshot");
+    expect(last()).toEqual({ a: a3 });
+    expect(client.loaded("user:1")).toBe(true);
+    expect(states).toEqual(["connected"]);
+
+    gateway.publish("user:1", { a: job("a", 2) }); // stale: dropped, no call
+    gateway.publish("user:1", { b: job("b", 1) });
+    await until(() => calls.length === 2, "progress b");
+    expect(Object.keys(last()!).sort()).toEqual(["a", "b"]);
+    expect(last()!.a?.seq).toBe(3);
+    expect(calls[1]![1].updated).toEqual({ b: expect.objectContaining({ seq: 1 }) as never });
+
+    gateway.publish("user:1", { a: null });
+    await until(() => calls.length === 3, "removal of a");
+    expect(calls[2]![1].removed).toEqual(["a"]);
+
+    gateway.publish("user:1", { b: job("b", 1, { seq: 9 }) });
+    await until(() => calls.length === 4, "progress b@9");
+    gateway.resync("user:1"); // same content: nothing changed, nobody called
+    gateway.jobs.set("user:1", { d: job("d", 1) });
+    gateway.resync("user:1");
+    await until(() => calls.length === 5, "resync snapshot");
+    expect(calls[4]![1].removed).toEqual(["b"]);
+    expect(Object.keys(last()!)).toEqual(["d"]);
+
+    off();
+    await until(() => gateway.unsubscribes.includes("user:1"), "unsubscribe");
+    gateway.publish("user:1", { c: job("c", 1) });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls).toHaveLength(5);
+  });
+
+  test("listeners on one scope share one server subscription; a late listener gets the map at once", async () => {
+    gateway.jobs.set("s", { a: job("a", 1) });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const first = listen();
+    const offFirst = client.subscribe("s", first.listener);
+    await until(() => first.calls.length === 1, "first snapshot");
+    const second = listen();
+    const offSecond = client.subscribe("s", second.listener);
+    await until(() => second.calls.length === 1, "second listener's first call");
+    expect(second.last()).toEqual(first.last());
+    expect(gateway.subscribes).toEqual(["s"]);
+    offFirst();
+    gateway.publish("s", { a: job("a", 2) });
+    await until(() => second.calls.length === 2, "update to the remaining listener");
+    expect(gateway.unsubscribes).toEqual([]);
+    offSecond();
+    await until(() => gateway.unsubscribes.length === 1, "unsubscribe after the last listener");
+  });
+
+  test("after the gateway restarts: getToken is called again, it resubscribes and replaces the state", async () => {
+    gateway.jobs.set("user:1", { a: job("a", 1), b: job("b", 1) });
+    let calls = 0;
+    client = createProgressClient({
+      url: gateway.url,
+      getToken: async () => {
+        calls++;
+        return "good";
+      },
+      ...FAST,
+    });
+    const { states } = record(client);
+    const { last, listener } = listen();
+    client.subscribe("user:1", listener);
+    await until(() => last() !== undefined, "first snapshot");
+    expect(calls).toBe(1);
+
+    await gateway.stop();
+    await until(() => states.includes("reconnecting"), "reconnecting state");
+    // Meanwhile job b was removed and c appeared.
+    const port = gateway.port;
+    gateway = new FakeGateway();
+    gateway.port = port;
+    gateway.jobs.set("user:1", { a: job("a", 5), c: job("c", 1) });
+    await gateway.start();
+
+    await until(() => last()?.c !== undefined, "the fresh snapshot");
+    expect(Object.keys(last()!).sort()).toEqual(["a", "c"]);
+    expect(last()!.a?.seq).toBe(5);
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(client.state).toBe("connected");
+    expect(states.at(-1)).toBe("connected");
+  });
+
+  test("when the gateway closes the connection itself, the client comes back (socket.io would not)", async () => {
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { states } = record(client);
+    const { calls, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => calls.length === 1, "snapshot");
+    gateway.jobs.set("s", { z: job("z", 1) });
+    gateway.kick();
+    await until(() => calls.length === 2, "the snapshot after coming back");
+    expect(Object.keys(calls[1]![0])).toEqual(["z"]);
+    expect(states).toEqual(["connected", "reconnecting", "connected"]);
+    expect(gateway.subscribes).toEqual(["s", "s"]);
+  });
+
+  test("forbidden and invalid_scope are reported for the scope and not retried", async () => {
+    gateway.refuse.set("user:2", { code: "forbidden", times: Infinity });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { errors } = record(client);
+    const { calls, listener } = listen();
+    client.subscribe("user:2", listener);
+    await until(() => errors.length === 1, "the error");
+    expect(errors[0]).toMatchObject({
+      code: "forbidden",
+      scope: "user:2",
+      name: "ProgressClientError",
+    });
+    expect(errors[0]!.message).toContain("user:2");
+    expect(client.scopeError("user:2")?.code).toBe("forbidden");
+    await new Promise((resolve) => setTimeout(resolve, 150)); // longer than the retry delays
+    expect(gateway.subscribes).toEqual(["user:2"]);
+    expect(calls).toHaveLength(0);
+  });
+
+  test("unavailable and rate_limited are retried with backoff until the subscribe succeeds", async () => {
+    gateway.refuse.set("s", { code: "unavailable", times: 1 });
+    gateway.refuse.set("t", { code: "rate_limited", times: 2 });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { errors } = record(client);
+    const s = listen();
+    const t = listen();
+    client.subscribe("s", s.listener);
+    client.subscribe("t", t.listener);
+    await until(() => s.calls.length === 1 && t.calls.length === 1, "both snapshots");
+    expect(errors.map((e) => `${e.scope}:${e.code}`).sort()).toEqual([
+      "s:unavailable",
+      "t:rate_limited",
+      "t:rate_limited",
+    ]);
+    expect(client.scopeError("s")).toBeUndefined();
+  });
+
+  test("a refused token is final: state disconnected, error unauthorized; connect() retries", async () => {
+    let token = "bad";
+    client = createProgressClient({ url: gateway.url, getToken: () => token, ...FAST });
+    const { states, errors } = record(client);
+    const { calls, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => states.includes("disconnected"), "disconnected");
+    expect(errors.map((e) => e.code)).toEqual(["unauthorized"]);
+    expect(errors[0]!.scope).toBeUndefined();
+    token = "good";
+    client.connect();
+    await until(() => calls.length === 1, "snapshot after connect()");
+    expect(gateway.tokens).toEqual(["bad", "good"]);
+  });
+
+  test("a failing getToken is reported and retried with socket.io's backoff", async () => {
+    let failures = 2;
+    client = createProgressClient({
+      url: gateway.url,
+      getToken: () => (failures-- > 0 ? Promise.reject(new Error("token service down")) : "good"),
+      ...FAST,
+    });
+    const { errors } = record(client);
+    const { calls, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => calls.length === 1, "snapshot once a token came");
+    expect(errors.map((e) => e.message)).toEqual([
+      "Could not get a token: token service down",
+      "Could not get a token: token service down",
+    ]);
+    expect(client.state).toBe("connected");
+  });
+
+  test("close() ends the connection and reports disconnected", async () => {
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { states } = record(client);
+    await until(() => client!.state === "connected", "connected");
+    client.close();
+    expect(client.state).toBe("disconnected");
+    expect(states).toEqual(["connected", "disconnected"]);
+  });
+});
