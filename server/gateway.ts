@@ -9,65 +9,29 @@ import type { AddressInfo } from "node:net";
 import express, { type Express, type Router } from "express";
 import { Redis } from "ioredis";
 import pino, { type BaseLogger } from "pino";
-import { Server as IoServer, type Socket } from "socket.io";
+import { Server as IoServer } from "socket.io";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
-import type {
-  AckError,
-  CancelAck,
-  ClientToServerEvents,
-  ServerToClientEvents,
-  SubscribeAck,
-  SubscribeErrorCode,
-  UnsubscribeAck,
-} from "../shared/events";
-import { grantsAllow } from "../shared/grants";
+import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
 import { withStalled, type JobMap, type JobPatch } from "../shared/job";
-import { DEFAULT_PREFIX, validateJobId, validatePrefix } from "../shared/keys";
-import { formatScope } from "../shared/scope";
+import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
 import { isCluster } from "../shared/tracker/connection";
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
-import { verifyToken, type TokenClaims } from "./auth";
+import { verifyToken } from "./auth";
 import { DemoWorkers, demoTokenRoute } from "./demo";
 import { Fanout } from "./fanout";
 import { createRouter } from "./http";
-import { SubscribeLimits, type Bucket } from "./limits";
+import { SubscribeLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
 import { DEFAULTS, type DemoOptions, type GatewayOptions } from "./options";
 import { OriginPolicy, guardUpgrades } from "./origin";
-import { emptyMap, readJobs } from "./reader";
+import { readJobs } from "./reader";
+import { SocketHandlers, roomOf, type SocketData } from "./sockets";
 import { Subscriber, openSubscriber } from "./subscriber";
 import { Subscriptions } from "./subscriptions";
 import { checkSecret, signScopeToken } from "./tokens";
 
-/** What the gateway keeps per socket: the token's grants and a few numbers. */
-export interface SocketData {
-  claims: TokenClaims;
-  bucket: Bucket;
-  /** Scopes whose subscribe is waiting on Redis, with how many requests wait. */
-  pending?: Map<string, number>;
-  expiry?: NodeJS.Timeout;
-}
-
-export type GatewaySocket = Socket<
-  ClientToServerEvents,
-  ServerToClientEvents,
-  Record<string, never>,
-  SocketData
->;
-
-/** setTimeout's longest delay; a token living longer is re-armed. */
-const MAX_TIMER = 2 ** 31 - 1;
 const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
-
-/** Rooms are `#<scope>`: `#` never occurs in a scope nor in a socket id. */
-function roomOf(scope: string): string {
-  return `#${scope}`;
-}
-
-function ackError<C extends string>(code: C, message: string): AckError<C> {
-  return { ok: false, error: { code, message } };
-}
 
 function positiveInt(name: string, value: unknown, allowZero = false): number {
   if (
@@ -82,8 +46,6 @@ function positiveInt(name: string, value: unknown, allowZero = false): number {
   }
   return value;
 }
-
-function noop(): void {}
 
 /**
  * A running gateway. Standalone:
@@ -279,13 +241,17 @@ export class Gateway {
       .listeners("upgrade")
       .filter((l) => !upgradeListenersBefore.has(l)) as ((...args: unknown[]) => void)[];
     guardUpgrades(this.server, added, path, this.#origins);
-    this.io.use((socket, next) => {
-      this.#authenticate(socket).then(
-        () => next(),
-        () => next(new Error("unauthorized")),
-      );
+    const handlers = new SocketHandlers({
+      verify: (token) => verifyToken(token, this.#key, this.#clockTolerance),
+      clockTolerance: this.#clockTolerance,
+      subscriptions: this.#subscriptions,
+      fanout: this.#fanout,
+      limits: this.#limits,
+      metrics: this.metrics,
+      logger: this.logger,
     });
-    this.io.on("connection", (socket) => this.#onConnection(socket));
+    this.io.use((socket, next) => handlers.authenticate(socket, next));
+    this.io.on("connection", (socket) => handlers.connection(socket));
 
     if (demo) {
       this.#demo = new DemoWorkers({
@@ -403,189 +369,6 @@ export class Gateway {
       this.#redisDown = false;
       this.logger.info({ connection }, "Redis connection restored");
     }
-  }
-
-  async #authenticate(socket: GatewaySocket): Promise<void> {
-    const auth = socket.handshake.auth as unknown;
-    const token =
-      typeof auth === "object" && auth !== null ? (auth as { token?: unknown }).token : undefined;
-    try {
-      const claims = await verifyToken(token, this.#key, this.#clockTolerance);
-      socket.data.claims = claims;
-      socket.data.bucket = this.#limits.bucket(Date.now());
-    } catch (error) {
-      // The reason, never the token.
-      this.logger.info(
-        { reason: (error as Error).message, address: socket.handshake.address },
-        "connection refused",
-      );
-      throw error;
-    }
-  }
-
-  #onConnection(socket: GatewaySocket): void {
-    this.#armExpiry(socket);
-    socket.on("subscribe", (request, ack) => {
-      void this.#subscribe(socket, request, typeof ack === "function" ? ack : noop);
-    });
-    socket.on("unsubscribe", (request, ack) => {
-      this.#unsubscribe(socket, request, typeof ack === "function" ? ack : noop);
-    });
-    socket.on("cancel", (request, ack) => {
-      this.#cancel(socket, request, typeof ack === "function" ? ack : noop);
-    });
-    socket.on("disconnecting", () => {
-      clearTimeout(socket.data.expiry);
-      socket.data.pending = undefined;
-      for (const room of socket.rooms) {
-        if (room.startsWith("#")) {
-          const scope = room.slice(1);
-          this.#subscriptions.release(scope);
-          if (!this.#subscriptions.isLive(scope)) this.#fanout.drop(scope);
-        }
-      }
-    });
-  }
-
-  /** Disconnects the socket when its token expires (allowing the same clock tolerance as the check). */
-  #armExpiry(socket: GatewaySocket): void {
-    const left = socket.data.claims.expiresAt + this.#clockTolerance * 1000 - Date.now();
-    if (left <= 0) {
-      this.logger.info({ sub: socket.data.claims.sub }, "token expired: disconnecting");
-      socket.disconnect(true);
-      return;
-    }
-    socket.data.expiry = setTimeout(() => this.#armExpiry(socket), Math.min(left, MAX_TIMER));
-    socket.data.expiry.unref();
-  }
-
-  async #subscribe(
-    socket: GatewaySocket,
-    request: unknown,
-    ack: (response: SubscribeAck) => void,
-  ): Promise<void> {
-    const refuse = (code: SubscribeErrorCode, message: string) => {
-      this.metrics.subscribes.inc({ result: code });
-      ack(ackError(code, message));
-    };
-    // 1. Syntax, 2. grants, 3. limits; all before any Redis command.
-    let scope: string;
-    try {
-      const raw = (request as { scope?: unknown } | null)?.scope;
-      if (typeof raw !== "string") throw new Error("Expected `{ scope: string }`");
-      scope = formatScope(raw);
-    } catch (error) {
-      refuse("invalid_scope", (error as Error).message);
-      return;
-    }
-    if (!grantsAllow(socket.data.claims.scopes, scope)) {
-      refuse("forbidden", `The token does not grant scope "${scope}"`);
-      return;
-    }
-    const room = roomOf(scope);
-    const joined = socket.rooms.has(room);
-    const pending = socket.data.pending;
-    if (!this.#limits.take(socket.data.bucket, Date.now())) {
-      refuse("rate_limited", "Too many subscribes; slow down");
-      return;
-    }
-    const watching = socket.rooms.size - 1 + (pending?.size ?? 0);
-    if (!joined && !pending?.has(scope) && watching >= this.#limits.maxScopes) {
-      refuse("rate_limited", `A connection may watch at most ${this.#limits.maxScopes} scopes`);
-      return;
-    }
-    if (joined) {
-      this.metrics.subscribes.inc({ result: "ok" });
-      ack({ ok: true, scope, jobs: this.#subscriptions.jobs(scope) ?? emptyMap() });
-      return;
-    }
-
-    const waiting = (socket.data.pending ??= new Map());
-    waiting.set(scope, (waiting.get(scope) ?? 0) + 1);
-    try {
-      await this.#subscriptions.acquire(scope);
-    } catch (error) {
-      this.#settlePending(socket, scope);
-      this.logger.warn({ err: error, scope }, "subscribe failed: Redis did not answer");
-      refuse("unavailable", "Redis did not answer; try again");
-      return;
-    }
-    const wanted = socket.connected && this.#settlePending(socket, scope);
-    if (!wanted || socket.rooms.has(room)) {
-      // Disconnected, unsubscribed meanwhile, or a duplicate request that lost the race.
-      this.#subscriptions.release(scope);
-      if (!socket.connected) return;
-      if (!wanted) {
-        refuse("unavailable", "Unsubscribed before the subscription completed");
-        return;
-      }
-    } else {
-      socket.join(room);
-    }
-    // Joined and read in the same tick: no update can fall between the two.
-    this.metrics.subscribes.inc({ result: "ok" });
-    ack({ ok: true, scope, jobs: this.#subscriptions.jobs(scope) ?? emptyMap() });
-  }
-
-  /** Removes one waiting request; false when an unsubscribe cancelled it. */
-  #settlePending(socket: GatewaySocket, scope: string): boolean {
-    const waiting = socket.data.pending;
-    const count = waiting?.get(scope);
-    if (waiting === undefined || count === undefined) return false;
-    if (count > 1) waiting.set(scope, count - 1);
-    else waiting.delete(scope);
-    if (waiting.size === 0) socket.data.pending = undefined;
-    return true;
-  }
-
-  #unsubscribe(
-    socket: GatewaySocket,
-    request: unknown,
-    ack: (response: UnsubscribeAck) => void,
-  ): void {
-    let scope: string;
-    try {
-      const raw = (request as { scope?: unknown } | null)?.scope;
-      if (typeof raw !== "string") throw new Error("Expected `{ scope: string }`");
-      scope = formatScope(raw);
-    } catch (error) {
-      ack(ackError("invalid_scope", (error as Error).message));
-      return;
-    }
-    socket.data.pending?.delete(scope);
-    if (socket.data.pending?.size === 0) socket.data.pending = undefined;
-    const room = roomOf(scope);
-    if (socket.rooms.has(room)) {
-      socket.leave(room);
-      this.#subscriptions.release(scope);
-      if (!this.#subscriptions.isLive(scope)) this.#fanout.drop(scope);
-    }
-    ack({ ok: true });
-  }
-
-  /** Cancel arrives with a later issue; until then the checks run and the answer is `unavailable`. */
-  #cancel(socket: GatewaySocket, request: unknown, ack: (response: CancelAck) => void): void {
-    const req = request as { scope?: unknown; id?: unknown } | null;
-    let scope: string;
-    try {
-      if (typeof req?.scope !== "string")
-        throw new Error("Expected `{ scope: string, id: string }`");
-      scope = formatScope(req.scope);
-    } catch (error) {
-      ack(ackError("invalid_scope", (error as Error).message));
-      return;
-    }
-    try {
-      validateJobId(req?.id);
-    } catch (error) {
-      ack(ackError("invalid_argument", (error as Error).message));
-      return;
-    }
-    if (!grantsAllow(socket.data.claims.cancel, scope)) {
-      ack(ackError("forbidden", `The token does not grant cancelling in scope "${scope}"`));
-      return;
-    }
-    ack(ackError("unavailable", "This gateway does not support cancel yet"));
   }
 }
 

@@ -2,7 +2,8 @@
  * redis-progress/server: the gateway that streams scopes from Redis to
  * browsers over Socket.IO, and the token helper for the application's backend.
  */
-export { Gateway, createGateway, type GatewaySocket, type SocketData } from "./gateway";
+export { Gateway, createGateway } from "./gateway";
+export type { GatewaySocket, SocketData } from "./sockets";
 export { signScopeToken, type SignScopeTokenOptions } from "./tokens";
 export { verifyToken, type TokenClaims } from "./auth";
 export {

@@ -1,0 +1,259 @@
+/**
+ * The Socket.IO side of the gateway: the handshake's token check, the expiry
+ * timer, and the `subscribe` / `unsubscribe` / `cancel` handlers.
+ *
+ * Per socket the gateway keeps the token's claims, a two-number rate bucket,
+ * the expiry timer and, only while a subscribe waits on Redis, a small map of
+ * those waits. Which scopes a socket watches is its Socket.IO rooms.
+ */
+import type { BaseLogger } from "pino";
+import type { Socket } from "socket.io";
+import type {
+  AckError,
+  CancelAck,
+  ClientToServerEvents,
+  ServerToClientEvents,
+  SubscribeAck,
+  SubscribeErrorCode,
+  UnsubscribeAck,
+} from "../shared/events";
+import { grantsAllow } from "../shared/grants";
+import { validateJobId } from "../shared/keys";
+import { formatScope } from "../shared/scope";
+import type { TokenClaims } from "./auth";
+import type { Fanout } from "./fanout";
+import type { Bucket, SubscribeLimits } from "./limits";
+import type { GatewayMetrics } from "./metrics";
+import { emptyMap } from "./reader";
+import type { Subscriptions } from "./subscriptions";
+
+/** What the gateway keeps per socket. */
+export interface SocketData {
+  claims: TokenClaims;
+  bucket: Bucket;
+  /** Subscribes waiting on Redis, by scope; absent when none. */
+  pending?: Map<string, Promise<void>>;
+  expiry?: NodeJS.Timeout;
+}
+
+export type GatewaySocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
+
+export interface SocketHandlersOptions {
+  verify: (token: unknown) => Promise<TokenClaims>;
+  /** Seconds of clock skew tolerated on `exp`: the expiry timer allows the same. */
+  clockTolerance: number;
+  subscriptions: Subscriptions;
+  fanout: Fanout;
+  limits: SubscribeLimits;
+  metrics: GatewayMetrics;
+  logger: BaseLogger;
+}
+
+/** setTimeout's longest delay; a token living longer is re-armed. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+/** Rooms are `#<scope>`: `#` never occurs in a scope nor in a socket id. */
+export function roomOf(scope: string): string {
+  return `#${scope}`;
+}
+
+function ackError<C extends string>(code: C, message: string): AckError<C> {
+  return { ok: false, error: { code, message } };
+}
+
+function noop(): void {}
+
+/** The canonical scope of a `{ scope: string }` request; throws with a message for the client. */
+function scopeOf(request: unknown): string {
+  const raw = (request as { scope?: unknown } | null)?.scope;
+  if (typeof raw !== "string") throw new Error("Expected a request `{ scope: string }`");
+  return formatScope(raw);
+}
+
+export class SocketHandlers {
+  readonly #o: SocketHandlersOptions;
+
+  constructor(options: SocketHandlersOptions) {
+    this.#o = options;
+  }
+
+  /** Handshake middleware: a valid token or `connect_error` "unauthorized". */
+  authenticate(socket: GatewaySocket, next: (error?: Error) => void): void {
+    const auth = socket.handshake.auth as unknown;
+    const token =
+      typeof auth === "object" && auth !== null ? (auth as { token?: unknown }).token : undefined;
+    this.#o.verify(token).then(
+      (claims) => {
+        socket.data.claims = claims;
+        socket.data.bucket = this.#o.limits.bucket(Date.now());
+        next();
+      },
+      (error: unknown) => {
+        // The reason, never the token.
+        this.#o.logger.info(
+          { reason: (error as Error).message, address: socket.handshake.address },
+          "connection refused",
+        );
+        next(new Error("unauthorized"));
+      },
+    );
+  }
+
+  connection(socket: GatewaySocket): void {
+    this.#armExpiry(socket);
+    socket.on("subscribe", (request, ack) => {
+      void this.#subscribe(socket, request, typeof ack === "function" ? ack : noop);
+    });
+    socket.on("unsubscribe", (request, ack) => {
+      void this.#unsubscribe(socket, request, typeof ack === "function" ? ack : noop);
+    });
+    socket.on("cancel", (request, ack) => {
+      this.#cancel(socket, request, typeof ack === "function" ? ack : noop);
+    });
+    socket.on("disconnecting", () => {
+      clearTimeout(socket.data.expiry);
+      // Subscribes still waiting see `socket.connected === false` and release themselves.
+      for (const room of socket.rooms) {
+        if (room.startsWith("#")) this.#release(room.slice(1));
+      }
+    });
+  }
+
+  /** Disconnects the socket when its token expires. */
+  #armExpiry(socket: GatewaySocket): void {
+    const left = socket.data.claims.expiresAt + this.#o.clockTolerance * 1000 - Date.now();
+    if (left <= 0) {
+      this.#o.logger.info({ sub: socket.data.claims.sub }, "token expired: disconnecting");
+      socket.disconnect(true);
+      return;
+    }
+    socket.data.expiry = setTimeout(() => this.#armExpiry(socket), Math.min(left, MAX_TIMER));
+    socket.data.expiry.unref();
+  }
+
+  #release(scope: string): void {
+    this.#o.subscriptions.release(scope);
+    if (!this.#o.subscriptions.isLive(scope)) this.#o.fanout.drop(scope);
+  }
+
+  #held(scope: string): SubscribeAck {
+    this.#o.metrics.subscribes.inc({ result: "ok" });
+    return { ok: true, scope, jobs: this.#o.subscriptions.jobs(scope) ?? emptyMap() };
+  }
+
+  async #subscribe(
+    socket: GatewaySocket,
+    request: unknown,
+    ack: (response: SubscribeAck) => void,
+  ): Promise<void> {
+    const refuse = (code: SubscribeErrorCode, message: string) => {
+      this.#o.metrics.subscribes.inc({ result: code });
+      ack(ackError(code, message));
+    };
+    // Syntax, then grants, then limits: all before any Redis command.
+    let scope: string;
+    try {
+      scope = scopeOf(request);
+    } catch (error) {
+      refuse("invalid_scope", (error as Error).message);
+      return;
+    }
+    if (!grantsAllow(socket.data.claims.scopes, scope)) {
+      refuse("forbidden", `The token does not grant scope "${scope}"`);
+      return;
+    }
+    const room = roomOf(scope);
+    const { limits } = this.#o;
+    const inFlight = socket.data.pending?.get(scope);
+    if (!limits.take(socket.data.bucket, Date.now())) {
+      refuse("rate_limited", "Too many subscribes; slow down");
+      return;
+    }
+    const watching = socket.rooms.size - 1 + (socket.data.pending?.size ?? 0);
+    if (!socket.rooms.has(room) && inFlight === undefined && watching >= limits.maxScopes) {
+      refuse("rate_limited", `A connection may watch at most ${limits.maxScopes} scopes`);
+      return;
+    }
+    if (inFlight !== undefined) {
+      // A repeated request: answer it once the first one is settled.
+      await inFlight.catch(noop);
+      if (socket.rooms.has(room)) ack(this.#held(scope));
+      else if (socket.connected) refuse("unavailable", "Redis did not answer; try again");
+      return;
+    }
+    if (socket.rooms.has(room)) {
+      ack(this.#held(scope));
+      return;
+    }
+
+    const acquiring = this.#o.subscriptions.acquire(scope);
+    const pending = (socket.data.pending ??= new Map());
+    pending.set(scope, acquiring);
+    try {
+      await acquiring;
+    } catch (error) {
+      this.#o.logger.warn({ err: error, scope }, "subscribe failed: Redis did not answer");
+      if (socket.connected) refuse("unavailable", "Redis did not answer; try again");
+      return;
+    } finally {
+      pending.delete(scope);
+      if (pending.size === 0 && socket.data.pending === pending) socket.data.pending = undefined;
+    }
+    if (!socket.connected) {
+      this.#release(scope);
+      return;
+    }
+    // Joined and read in the same tick: no update can fall between the two.
+    socket.join(room);
+    ack(this.#held(scope));
+  }
+
+  async #unsubscribe(
+    socket: GatewaySocket,
+    request: unknown,
+    ack: (response: UnsubscribeAck) => void,
+  ): Promise<void> {
+    let scope: string;
+    try {
+      scope = scopeOf(request);
+    } catch (error) {
+      ack(ackError("invalid_scope", (error as Error).message));
+      return;
+    }
+    // Requests of one scope take effect in the order they were sent.
+    await socket.data.pending?.get(scope)?.catch(noop);
+    const room = roomOf(scope);
+    if (socket.rooms.has(room)) {
+      socket.leave(room);
+      this.#release(scope);
+    }
+    ack({ ok: true });
+  }
+
+  /** Cancel arrives with a later issue; until then the checks run and the answer is `unavailable`. */
+  #cancel(socket: GatewaySocket, request: unknown, ack: (response: CancelAck) => void): void {
+    let scope: string;
+    try {
+      scope = scopeOf(request);
+    } catch (error) {
+      ack(ackError("invalid_scope", (error as Error).message));
+      return;
+    }
+    try {
+      validateJobId((request as { id?: unknown }).id);
+    } catch (error) {
+      ack(ackError("invalid_argument", (error as Error).message));
+      return;
+    }
+    if (!grantsAllow(socket.data.claims.cancel, scope)) {
+      ack(ackError("forbidden", `The token does not grant cancelling in scope "${scope}"`));
+      return;
+    }
+    ack(ackError("unavailable", "This gateway does not support cancel yet"));
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Reference counting: one SUBSCRIBE per scope however many clients watch it,
+ * UNSUBSCRIBE when the last one leaves (by unsubscribe or by disconnect), and
+ * no leak after thousands of joins and leaves.
+ */
+import { TestGateway, subscribe, unsubscribe, waitFor } from "../helpers/gateway";
+
+let tg: TestGateway;
+
+beforeAll(async () => {
+  tg = await TestGateway.start({
+    gateway: { limits: { subscribeBurst: 100_000, subscribeRate: 100_000 } },
+  });
+});
+
+afterAll(async () => {
+  await tg.stop();
+});
+
+async function channels(): Promise<string[]> {
+  return ((await tg.redis.client().call("PUBSUB", "CHANNELS")) as string[]).sort();
+}
+
+async function liveScopes(): Promise<number> {
+  const text = await (await fetch(`${tg.url}/metrics`)).text();
+  const match = /^redis_progress_live_scopes (\d+)$/m.exec(text);
+  return Number(match?.[1]);
+}
+
+test("one SUBSCRIBE per scope; PUBSUB CHANNELS is empty after everyone leaves", async () => {
+  const token = await tg.token(["rc:*"]);
+  const sockets = await Promise.all(Array.from({ length: 5 }, () => tg.connect(token)));
+  for (const socket of sockets) {
+    expect((await subscribe(socket, "rc:a")).ok).toBe(true);
+    expect((await subscribe(socket, "rc:b")).ok).toBe(true);
+  }
+  expect(await channels()).toEqual(["resque:pace:rc:a", "resque:pace:rc:b"]);
+  const numsub = (await tg.redis.client().call("PUBSUB", "NUMSUB", "resque:pace:rc:a")) as [
+    string,
+    number,
+  ];
+  expect(numsub[1]).toBe(1);
+  expect(await liveScopes()).toBe(2);
+
+  // Leaving by unsubscribe...
+  for (const socket of sockets) expect(await unsubscribe(socket, "rc:a")).toEqual({ ok: true });
+  await waitFor(async () => (await channels()).join() === "resque:pace:rc:b");
+  // ...and by disconnecting.
+  for (const socket of sockets.slice(0, 4)) socket.disconnect();
+  expect(await channels()).toEqual(["resque:pace:rc:b"]);
+  sockets[4]?.disconnect();
+  await waitFor(async () => (await channels()).length === 0, { what: "PUBSUB CHANNELS empty" });
+  expect(await liveScopes()).toBe(0);
+});
+
+test("no leak after thousands of joins and leaves, including disconnects mid-subscribe", async () => {
+  const token = await tg.token(["rc:*"]);
+  const scopes = Array.from({ length: 20 }, (_, i) => `rc:s${i}`);
+  const pick = () => scopes[Math.floor(Math.random() * scopes.length)] as string;
+  let operations = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let round = 0; round < 5; round++) {
+        const socket = await tg.connect(token);
+        const held = new Set<string>();
+        for (let i = 0; i < 60; i++) {
+          const scope = pick();
+          if (held.has(scope) && Math.random() < 0.5) {
+            expect(await unsubscribe(socket, scope)).toEqual({ ok: true });
+            held.delete(scope);
+          } else {
+            const ack = await subscribe(socket, scope);
+            expect(ack.ok).toBe(true);
+            held.add(scope);
+          }
+          operations += 1;
+        }
+        // Leave with requests still in flight: the gateway must not leak them.
+        socket.emit("subscribe", { scope: pick() }, () => {});
+        socket.emit("subscribe", { scope: pick() }, () => {});
+        socket.disconnect();
+      }
+    }),
+  );
+  expect(operations).toBeGreaterThanOrEqual(2000);
+  await waitFor(async () => (await channels()).length === 0 && (await liveScopes()) === 0, {
+    what: "no channel and no live scope left",
+  });
+});
+
+test("unsubscribe while the subscribe is still waiting on Redis leaves nothing behind", async () => {
+  const socket = await tg.connect(await tg.token(["rc:*"]));
+  const acks = Array.from({ length: 10 }, (_, i) => subscribe(socket, `rc:race${i}`));
+  const unsubs = Array.from({ length: 10 }, (_, i) => unsubscribe(socket, `rc:race${i}`));
+  // Requests of one scope take effect in order: each subscribe succeeds, then its unsubscribe.
+  for (const ack of await Promise.all(acks)) expect(ack.ok).toBe(true);
+  for (const ack of await Promise.all(unsubs)) expect(ack).toEqual({ ok: true });
+  await waitFor(async () => (await channels()).length === 0 && (await liveScopes()) === 0, {
+    what: "no channel left",
+  });
+  // A duplicate subscribe is answered with the same snapshot and counted once.
+  const [first, second] = await Promise.all([
+    subscribe(socket, "rc:dup"),
+    subscribe(socket, "rc:dup"),
+  ]);
+  expect(first.ok && second.ok).toBe(true);
+  expect(await unsubscribe(socket, "rc:dup")).toEqual({ ok: true });
+  await waitFor(async () => (await channels()).length === 0, { what: "rc:dup released" });
+});
