@@ -3,6 +3,7 @@
  * createGateway on a free loopback port with a known secret, token minting,
  * and socket.io-client helpers. Stop it in afterAll/afterEach.
  */
+import { createServer } from "node:net";
 import { SignJWT } from "jose";
 import pino from "pino";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
@@ -158,7 +159,6 @@ export function rawToken(
 
 /** A free loopback port (bound then released). */
 export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -1,0 +1,166 @@
+/**
+ * The command line as a newcomer runs it: `redis-progress serve` in demo mode
+ * with REDIS_URL unset starts an embedded redis-server, answers /healthz,
+ * runs demo jobs, and exits 0 on SIGTERM leaving no redis-server behind.
+ * Also `redis-progress token` and the refusal to start without PACE_SECRET.
+ *
+ * The CLI runs under tsx's own entry (not `npx tsx`): npx does not forward
+ * SIGTERM to its child, tsx does.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { io } from "socket.io-client";
+import { verifyToken } from "../../server";
+import { TEST_SECRET, connected, freePort, subscribe, waitFor } from "../helpers/gateway";
+
+const ROOT = join(__dirname, "..", "..");
+const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+const CLI = join(ROOT, "server", "cli.ts");
+
+/** The environment of a newcomer: no Redis, no secret. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const name of ["REDIS_URL", "REDIS_CLUSTER_NODES", "PACE_SECRET", "PACE_PREFIX", "HOST"]) {
+    if (!(name in extra)) delete env[name];
+  }
+  return env;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let child: ChildProcess | undefined;
+let redisPid: number | undefined;
+
+afterAll(() => {
+  // Only if a test failed half-way: never leave processes behind.
+  if (child?.exitCode === null) child.kill("SIGKILL");
+  if (redisPid !== undefined && alive(redisPid)) process.kill(redisPid, "SIGKILL");
+});
+
+test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const proc = spawn(process.execPath, [TSX, CLI, "serve"], {
+    cwd: ROOT,
+    env: cleanEnv({ PACE_DEMO: "1", PORT: String(port), LOG_LEVEL: "info" }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child = proc;
+  const lines: Record<string, unknown>[] = [];
+  let output = "";
+  proc.stdout?.setEncoding("utf8");
+  proc.stderr?.setEncoding("utf8");
+  proc.stderr?.on("data", (chunk: string) => (output += chunk));
+  let partial = "";
+  proc.stdout?.on("data", (chunk: string) => {
+    output += chunk;
+    partial += chunk;
+    const complete = partial.split("\n");
+    partial = complete.pop() ?? "";
+    for (const line of complete) {
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once("exit", (code) => resolve(code)),
+  );
+
+  await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, {
+    timeout: 30_000,
+    interval: 100,
+    what: `/healthz on ${base} (output so far: ${output.slice(0, 2000)})`,
+  });
+  const started = lines.find((l) => typeof l.embeddedRedis === "object") as
+    { embeddedRedis: { url: string; pid: number }; msg: string } | undefined;
+  expect(started?.msg).toMatch(/REDIS_URL is not set: started an embedded redis-server/);
+  redisPid = started?.embeddedRedis.pid;
+  expect(typeof redisPid).toBe("number");
+  expect(alive(redisPid as number)).toBe(true);
+  expect(lines.some((l) => String(l.msg).includes(`open ${base}/ in a browser`))).toBe(true);
+
+  // The dashboard's token endpoint, then demo jobs in every demo scope.
+  const { token, scopes } = (await (await fetch(`${base}/demo/token`)).json()) as {
+    token: string;
+    scopes: string[];
+  };
+  expect(scopes).toEqual(["user:*"]);
+  for (const scope of ["user:1", "user:2", "user:3"]) {
+    await waitFor(
+      async () => {
+        const res = await fetch(`${base}/api/jobs?scope=${scope}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const body = (await res.json()) as { jobs: Record<string, unknown> };
+        return Object.keys(body.jobs).length > 0;
+      },
+      { timeout: 15_000, interval: 100, what: `demo jobs in ${scope}` },
+    );
+  }
+  // ...and live over Socket.IO.
+  const socket = io(base, {
+    auth: { token },
+    transports: ["websocket"],
+    autoConnect: false,
+    reconnection: false,
+  });
+  await connected(socket);
+  const progress = new Promise((resolve) => socket.once("progress", resolve));
+  expect((await subscribe(socket, "user:1")).ok).toBe(true);
+  await progress;
+  socket.disconnect();
+
+  proc.kill("SIGTERM");
+  expect(await exited).toBe(0);
+  await waitFor(() => !alive(redisPid as number), {
+    timeout: 5000,
+    what: "the embedded redis-server to be gone",
+  });
+  expect(output).not.toContain(token);
+  expect(lines.some((l) => l.msg === "stopped")).toBe(true);
+});
+
+test("serve refuses to start without PACE_SECRET outside demo mode", () => {
+  const result = spawnSync(process.execPath, [TSX, CLI, "serve"], {
+    cwd: ROOT,
+    env: cleanEnv({ PORT: "0" }),
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  expect(result.status).toBe(2);
+  expect(result.stderr).toMatch(/PACE_SECRET is required/);
+});
+
+test("token prints a token the gateway accepts", async () => {
+  const result = spawnSync(
+    process.execPath,
+    [TSX, CLI, "token", "user:1", "org:7:*", "--ttl", "120", "--cancel", "user:1", "--sub", "ops"],
+    { cwd: ROOT, env: cleanEnv({ PACE_SECRET: TEST_SECRET }), encoding: "utf8", timeout: 30_000 },
+  );
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+  const claims = await verifyToken(result.stdout.trim(), new TextEncoder().encode(TEST_SECRET), 0);
+  expect(claims.scopes).toEqual(["user:1", "org:7:*"]);
+  expect(claims.cancel).toEqual(["user:1"]);
+  expect(claims.sub).toBe("ops");
+  expect(claims.expiresAt - Date.now()).toBeLessThanOrEqual(120_000);
+
+  const bad = spawnSync(process.execPath, [TSX, CLI, "token", "user:{1}"], {
+    cwd: ROOT,
+    env: cleanEnv({ PACE_SECRET: TEST_SECRET }),
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/scopes/);
+});

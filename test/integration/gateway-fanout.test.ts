@@ -1,0 +1,116 @@
+/**
+ * Fan-out coalescing: the first update for a room goes out at once, further
+ * ones within the window are merged (latest per job) into one event. The
+ * Fanout class is driven with fake timers; the gateway end to end with a
+ * real worker.
+ */
+import type { JobPatch, JobValue } from "../../shared/job";
+import { RedisProgress } from "../../shared/tracker/redis-progress";
+import { Fanout } from "../../server/fanout";
+import { TestGateway, subscribe, waitFor } from "../helpers/gateway";
+
+function job(id: string, seq: number): JobValue {
+  const at = new Date(0).toISOString();
+  return {
+    id,
+    seq,
+    percent: seq,
+    count: seq,
+    total: 100,
+    started_at: at,
+    updated_at: at,
+    estimated_finished_at: null,
+    finished_at: null,
+    status: "running",
+  };
+}
+
+describe("Fanout", () => {
+  let sent: { scope: string; patch: JobPatch }[];
+  let fanout: Fanout;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    sent = [];
+    fanout = new Fanout(50, (scope, patch) => sent.push({ scope, patch: { ...patch } }));
+  });
+
+  afterEach(() => {
+    fanout.close();
+    jest.useRealTimers();
+  });
+
+  test("the first update goes out at once; a burst within the window becomes one event, latest per job", () => {
+    fanout.push("s", { a: job("a", 1) });
+    expect(sent).toHaveLength(1);
+    fanout.push("s", { a: job("a", 2), b: job("b", 1) });
+    fanout.push("s", { a: job("a", 3) });
+    fanout.push("s", { b: null });
+    expect(sent).toHaveLength(1);
+    jest.advanceTimersByTime(50);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual({ scope: "s", patch: { a: job("a", 3), b: null } });
+  });
+
+  test("after a quiet window the next update goes out at once again", () => {
+    fanout.push("s", { a: job("a", 1) });
+    jest.advanceTimersByTime(50); // nothing pending: the window closes
+    jest.advanceTimersByTime(1000);
+    fanout.push("s", { a: job("a", 2) });
+    expect(sent.map((e) => e.patch.a?.seq)).toEqual([1, 2]);
+  });
+
+  test("a steady stream goes out once per window", () => {
+    for (let t = 0; t < 500; t += 10) {
+      fanout.push("s", { a: job("a", t) });
+      jest.advanceTimersByTime(10);
+    }
+    jest.advanceTimersByTime(100);
+    expect(sent.length).toBeGreaterThanOrEqual(10);
+    expect(sent.length).toBeLessThanOrEqual(12);
+    expect(sent.at(-1)?.patch.a?.seq).toBe(490);
+  });
+
+  test("rooms are independent, and drop() forgets what is pending", () => {
+    fanout.push("x", { a: job("a", 1) });
+    fanout.push("y", { a: job("a", 1) });
+    expect(sent).toHaveLength(2);
+    fanout.push("x", { a: job("a", 2) });
+    fanout.push("y", { a: job("a", 2) });
+    fanout.drop("x");
+    jest.advanceTimersByTime(50);
+    expect(sent.map((e) => e.scope)).toEqual(["x", "y", "y"]);
+  });
+
+  test("a window of 0 sends every update", () => {
+    const every: number[] = [];
+    const direct = new Fanout(0, (_scope, patch) => every.push(patch.a?.seq ?? -1));
+    for (let i = 1; i <= 3; i++) direct.push("s", { a: job("a", i) });
+    expect(every).toEqual([1, 2, 3]);
+    direct.close();
+  });
+});
+
+test("through the gateway, a burst of writes arrives as fewer progress events, ending on the latest", async () => {
+  const tg = await TestGateway.start({ gateway: { coalesceWindow: 500 } });
+  try {
+    const socket = await tg.connect(await tg.token(["burst:1"]));
+    const events: JobPatch[] = [];
+    socket.on("progress", (message) => events.push(message.jobs));
+    expect((await subscribe(socket, "burst:1")).ok).toBe(true);
+    const pace = await RedisProgress.start({ redis: tg.redis.url, scope: "burst:1", total: 40 });
+    let writes = 1;
+    for (let i = 0; i < 40; i++) {
+      pace.tick();
+      await pace.flush();
+      writes += 1;
+    }
+    await pace.finish();
+    writes += 1;
+    await waitFor(() => events.some((e) => e[pace.id]?.status === "completed"));
+    expect(events.length).toBeLessThan(writes);
+    expect(events.at(-1)?.[pace.id]?.seq).toBe(pace.seq);
+  } finally {
+    await tg.stop();
+  }
+});
