@@ -237,6 +237,13 @@ export class Gateway {
             }
           : undefined,
     });
+    // Socket.IO's advice for memory: the handshake's IncomingMessage (and all
+    // it references) is not needed once the Origin was checked, and dropping
+    // it saves about 10 KB per connection. `socket.handshake.headers` is then
+    // empty; the address and the auth payload are kept.
+    this.io.engine.on("connection", (raw: { request: unknown }) => {
+      raw.request = null;
+    });
     const added = this.server
       .listeners("upgrade")
       .filter((l) => !upgradeListenersBefore.has(l)) as ((...args: unknown[]) => void)[];

@@ -164,3 +164,15 @@ test("a running job whose writer went silent is marked stalled in snapshots", as
     JSON.parse((await redis.hget("resque:pace:stall:1", "dead-worker")) as string),
   ).not.toHaveProperty("stalled");
 });
+
+test("a client on the default transports (polling, then the WebSocket upgrade) streams too", async () => {
+  const socket = await tg.connect(await tg.token(["poll:1"]), {
+    transports: ["polling", "websocket"],
+  });
+  const { storeOf } = track(socket);
+  expect((await subscribe(socket, "poll:1")).ok).toBe(true);
+  await waitFor(() => socket.io.engine.transport.name === "websocket", { what: "the upgrade" });
+  const pace = await RedisProgress.start({ redis: tg.redis.url, scope: "poll:1", total: 3 });
+  await pace.finish();
+  await waitFor(() => storeOf("poll:1").get(pace.id)?.status === "completed");
+});
