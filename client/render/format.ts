@@ -27,11 +27,11 @@ function cached<T extends Intl.NumberFormat | Intl.RelativeTimeFormat>(
 
 /**
  * The unit and rounded amount a person would use for a duration: seconds in
- * tens below 90 s, then minutes below 90 min, hours below 36 h, then days.
+ * tens below 55 s, then minutes below 90 min, hours below 36 h, then days.
  */
 export function roughDuration(ms: number): [number, Unit] {
-  if (ms < 90 * SECOND) return [Math.max(10, Math.round(ms / (10 * SECOND)) * 10), "second"];
-  if (ms < 90 * MINUTE) return [Math.round(ms / MINUTE), "minute"];
+  if (ms < 55 * SECOND) return [Math.max(10, Math.round(ms / (10 * SECOND)) * 10), "second"];
+  if (ms < 90 * MINUTE) return [Math.max(1, Math.round(ms / MINUTE)), "minute"];
   if (ms < 36 * HOUR) return [Math.round(ms / HOUR), "hour"];
   return [Math.round(ms / DAY), "day"];
 }
@@ -47,10 +47,10 @@ export function timeLeft(ms: number, labels: Labels, locale?: string): string {
   return fill(labels.timeLeft, { time: words });
 }
 
-/** "3 minutes ago", "now" (Intl.RelativeTimeFormat, numeric: auto). */
-export function ago(ms: number, locale?: string): string {
+/** "3 minutes ago" (Intl.RelativeTimeFormat), or the `justNow` label below 10 s. */
+export function ago(ms: number, labels: Labels, locale?: string): string {
+  if (ms < 10 * SECOND) return labels.justNow;
   const rtf = cached(`r:${locale}`, () => new Intl.RelativeTimeFormat(locale, { numeric: "auto" }));
-  if (ms < 10 * SECOND) return rtf.format(0, "second");
   const [amount, unit] = roughDuration(ms);
   return rtf.format(-amount, unit);
 }

@@ -142,9 +142,10 @@ export class JobRow {
     let text: string;
     if (job.status !== "running") {
       const end = Date.parse(job.finished_at ?? job.updated_at);
-      text = fill(labels.finished, { ago: ago(serverNow - end, locale) });
+      text = fill(labels.finished, { ago: ago(serverNow - end, labels, locale) });
     } else if (job.stalled === true) {
-      text = fill(labels.lastUpdate, { ago: ago(serverNow - Date.parse(job.updated_at), locale) });
+      const since = serverNow - Date.parse(job.updated_at);
+      text = fill(labels.lastUpdate, { ago: ago(since, labels, locale) });
     } else if (job.estimated_finished_at === null) {
       text = labels.estimating;
     } else {

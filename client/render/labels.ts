@@ -25,6 +25,7 @@ export interface Labels {
   estimating: string;
   finished: string;
   lastUpdate: string;
+  justNow: string;
   noClient: string;
   invalidScope: string;
   errors: Record<ClientErrorCode, string>;
@@ -47,7 +48,8 @@ export const DEFAULT_LABELS: Labels = {
   fewSeconds: "a few seconds left",
   estimating: "estimating time left…",
   finished: "finished {ago}",
-  lastUpdate: "no update since {ago}",
+  lastUpdate: "last update {ago}",
+  justNow: "just now",
   noClient:
     "No connection: give this element url and token attributes, or call RedisProgressClient.setDefaultClient(client).",
   invalidScope: "“{scope}” is not a valid scope.",

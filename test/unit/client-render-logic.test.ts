@@ -68,7 +68,8 @@ describe("bar motion", () => {
 describe("words", () => {
   test("rough durations use the unit a person would", () => {
     expect(roughDuration(24_000)).toEqual([20, "second"]);
-    expect(roughDuration(89_000)).toEqual([90, "second"]);
+    expect(roughDuration(54_000)).toEqual([50, "second"]);
+    expect(roughDuration(60_000)).toEqual([1, "minute"]);
     expect(roughDuration(125_000)).toEqual([2, "minute"]);
     expect(roughDuration(3 * 3600_000)).toEqual([3, "hour"]);
     expect(roughDuration(3 * 86400_000)).toEqual([3, "day"]);
@@ -80,11 +81,12 @@ describe("words", () => {
     expect(timeLeft(1, DEFAULT_LABELS, "en")).toBe("a few seconds left");
     expect(timeLeft(-5000, DEFAULT_LABELS, "en")).toBe("a few seconds left");
     expect(timeLeft(30_000, DEFAULT_LABELS, "en")).toBe("about 30 seconds left");
+    expect(timeLeft(70_000, DEFAULT_LABELS, "en")).toBe("about 1 minute left");
   });
 
   test("ago and counts go through Intl", () => {
-    expect(ago(180_000, "en")).toBe("3 minutes ago");
-    expect(ago(2000, "en")).toBe("now");
+    expect(ago(180_000, DEFAULT_LABELS, "en")).toBe("3 minutes ago");
+    expect(ago(2000, DEFAULT_LABELS, "en")).toBe("just now");
     expect(formatCount(12500, "en")).toBe("12,500");
     expect(formatCount(12500, "de")).toBe("12.500");
   });

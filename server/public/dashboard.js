@@ -1,0 +1,202 @@
+/* The dashboard at `/`: pick or type a scope and watch its jobs live.
+ *
+ * Token: in demo mode (the gateway answers GET demo/token) it is fetched from
+ * the gateway before every connection; otherwise it comes from the URL fragment
+ * (#token=...&scope=...) or the token field. A classic script (no inline code,
+ * so the page's strict CSP holds) on the global RedisProgressClient bundle.
+ */
+/* global RedisProgressClient, document, window, location, history, fetch, URLSearchParams */
+"use strict";
+
+(function dashboard() {
+  const RP = RedisProgressClient;
+  const DEMO_SCOPES = ["user:1", "user:2", "user:3"];
+  // The demo's trackers write every 250 ms; the library's default is 2000.
+  const DEMO_INTERVAL = 250;
+
+  const $ = (id) => document.getElementById(id);
+  const conn = $("conn");
+  const mode = $("mode");
+  const scopeForm = $("scope-form");
+  const scopeInput = $("scope-input");
+  const scopeHint = $("scope-hint");
+  const chips = $("chips");
+  const suggestions = $("scope-suggestions");
+  const tokenForm = $("token-form");
+  const tokenInput = $("token-input");
+  const title = $("jobs-title");
+  const jobs = $("jobs");
+  const stats = $("stats");
+
+  const state = { client: null, demo: false, token: "", scope: "", unmount: null, offStats: null };
+
+  function readFragment() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    return { token: params.get("token") || "", scope: params.get("scope") || "" };
+  }
+
+  function writeFragment() {
+    const params = new URLSearchParams();
+    if (state.token && !state.demo) params.set("token", state.token);
+    if (state.scope) params.set("scope", state.scope);
+    history.replaceState(null, "", `#${params.toString()}`);
+  }
+
+  const CONN_TEXT = {
+    connecting: "Connecting…",
+    connected: "Live",
+    reconnecting: "Reconnecting…",
+    disconnected: "Disconnected",
+  };
+
+  function showConnection(value) {
+    conn.dataset.state = value;
+    conn.textContent = CONN_TEXT[value] || value;
+  }
+
+  async function demoToken() {
+    const response = await fetch("demo/token", { cache: "no-store" });
+    if (!response.ok) throw new Error(`demo/token answered ${response.status}`);
+    const body = await response.json();
+    if (typeof body.token !== "string") throw new Error("demo/token sent no token");
+    return body.token;
+  }
+
+  function renderChips(scopes) {
+    chips.replaceChildren();
+    suggestions.replaceChildren();
+    for (const scope of scopes) {
+      const chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "chip";
+      chip.textContent = scope;
+      chip.dataset.scope = scope;
+      chip.setAttribute("aria-pressed", String(scope === state.scope));
+      chips.append(chip);
+      const option = document.createElement("option");
+      option.value = scope;
+      suggestions.append(option);
+    }
+  }
+
+  function markChips() {
+    for (const chip of chips.querySelectorAll(".chip")) {
+      chip.setAttribute("aria-pressed", String(chip.dataset.scope === state.scope));
+    }
+  }
+
+  function connect(options) {
+    if (state.client) state.client.close();
+    const client = RP.createProgressClient(options);
+    state.client = client;
+    client.on("state", showConnection);
+    showConnection(client.state);
+    return client;
+  }
+
+  function countStatuses(map) {
+    const counts = { running: 0, completed: 0, failed: 0 };
+    for (const job of Object.values(map)) {
+      if (job.status in counts) counts[job.status] += 1;
+    }
+    $("stat-running").textContent = String(counts.running);
+    $("stat-completed").textContent = String(counts.completed);
+    $("stat-failed").textContent = String(counts.failed);
+  }
+
+  function watch(scope) {
+    if (!RP.isValidScope(scope)) {
+      scopeHint.textContent = `“${scope}” is not a valid scope: use parts like user:1, separated by “:”.`;
+      scopeInput.setAttribute("aria-invalid", "true");
+      return;
+    }
+    scopeHint.textContent = "";
+    scopeInput.removeAttribute("aria-invalid");
+    scope = RP.formatScope(scope);
+    if (state.unmount) state.unmount();
+    if (state.offStats) state.offStats();
+    state.scope = scope;
+    scopeInput.value = scope;
+    title.textContent = `Jobs in ${scope}`;
+    markChips();
+    writeFragment();
+    if (!state.client) return;
+    state.unmount = RP.mountProgress(jobs, {
+      client: state.client,
+      scope,
+      interval: state.demo ? DEMO_INTERVAL : undefined,
+    });
+    stats.hidden = false;
+    countStatuses({});
+    state.offStats = state.client.subscribe(scope, countStatuses);
+  }
+
+  function useToken(token) {
+    state.token = token;
+    tokenForm.hidden = true;
+    connect({ url: location.origin, token });
+    if (state.scope) watch(state.scope);
+  }
+
+  scopeForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    watch(scopeInput.value.trim());
+  });
+
+  chips.addEventListener("click", (event) => {
+    const chip = event.target.closest(".chip");
+    if (chip) watch(chip.dataset.scope);
+  });
+
+  tokenForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = tokenInput.value.trim();
+    if (token) {
+      tokenInput.value = "";
+      useToken(token);
+    }
+  });
+
+  async function start() {
+    const fragment = readFragment();
+    state.scope = fragment.scope;
+    if (fragment.token) {
+      mode.textContent = "token";
+      mode.hidden = false;
+      renderChips([]);
+      useToken(fragment.token);
+      return;
+    }
+    try {
+      await demoToken();
+      state.demo = true;
+    } catch {
+      state.demo = false;
+    }
+    if (state.demo) {
+      mode.textContent = "demo";
+      mode.hidden = false;
+      $("foot-text").textContent =
+        "Demo mode: simulated workers write to user:1, user:2 and user:3 through the real tracker.";
+      renderChips(DEMO_SCOPES);
+      // Fetched again before every (re)connection: a restarted gateway may sign with a new secret.
+      connect({ url: location.origin, getToken: demoToken });
+      watch(state.scope || DEMO_SCOPES[0]);
+    } else {
+      renderChips([]);
+      showConnection("disconnected");
+      conn.textContent = "No token";
+      tokenForm.hidden = false;
+      tokenInput.focus();
+      if (state.scope) watch(state.scope);
+    }
+  }
+
+  window.addEventListener("hashchange", () => {
+    const fragment = readFragment();
+    if (fragment.token && fragment.token !== state.token) useToken(fragment.token);
+    if (fragment.scope && fragment.scope !== state.scope) watch(fragment.scope);
+  });
+
+  start();
+})();
