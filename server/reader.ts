@@ -32,13 +32,23 @@ export async function readJobs(
   cluster: boolean,
 ): Promise<ReadResult> {
   const keys = scopeKeys(prefix, scope, cluster);
-  const flat = (await runScript(
-    client,
-    "read",
-    [keys.hash, keys.expiry],
-    [scope, publishCommand(cluster)],
-  )) as unknown;
   const result: ReadResult = { jobs: emptyMap(), garbage: [] };
+  let flat: unknown;
+  try {
+    flat = await runScript(
+      client,
+      "read",
+      [keys.hash, keys.expiry],
+      [scope, publishCommand(cluster)],
+    );
+  } catch (error) {
+    // A scope key overwritten with another type is garbage too: report it, serve nothing.
+    if (error instanceof Error && /WRONGTYPE/.test(error.message)) {
+      result.garbage.push(keys.hash);
+      return result;
+    }
+    throw error;
+  }
   if (!Array.isArray(flat)) return result;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const id = flat[i] as string;

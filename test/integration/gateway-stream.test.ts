@@ -176,3 +176,16 @@ test("a client on the default transports (polling, then the WebSocket upgrade) s
   await pace.finish();
   await waitFor(() => storeOf("poll:1").get(pace.id)?.status === "completed");
 });
+
+test("a scope key holding another type is served as empty, not as an error", async () => {
+  const redis = tg.redis.client();
+  await redis.set("resque:pace:junk:2", "a plain string");
+  await redis.sadd("resque:pace:junk:3", "a set member");
+  const socket = await tg.connect(await tg.token(["junk:*"]));
+  const ack = await subscribe(socket, "junk:2");
+  expect(ack).toEqual({ ok: true, scope: "junk:2", jobs: {} });
+  const res = await fetch(`${tg.url}/api/jobs?scope=junk:3`, {
+    headers: { authorization: `Bearer ${await tg.token(["junk:*"])}` },
+  });
+  expect(await res.json()).toEqual({ scope: "junk:3", jobs: {} });
+});
