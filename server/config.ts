@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
+import { OriginPolicy } from "./origin";
 import { checkSecret } from "./tokens";
 
 export interface GatewayConfig {
@@ -86,6 +87,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
       throw new InvalidArgumentError(`PACE_PREFIX: ${(error as Error).message}`);
     }
   }
+  const allowedOrigins = list(env.PACE_ALLOWED_ORIGINS);
+  try {
+    new OriginPolicy(allowedOrigins);
+  } catch (error) {
+    throw new InvalidArgumentError(`PACE_ALLOWED_ORIGINS: ${(error as Error).message}`);
+  }
   return {
     port: env.PORT === undefined || env.PORT === "" ? 3000 : parsePort("PORT", env.PORT),
     host: env.HOST === undefined || env.HOST === "" ? (demo ? "127.0.0.1" : undefined) : env.HOST,
@@ -93,7 +100,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     clusterNodes: nodes === undefined || nodes === "" ? undefined : parseClusterNodes(nodes),
     secret,
     prefix,
-    allowedOrigins: list(env.PACE_ALLOWED_ORIGINS),
+    allowedOrigins,
     demo,
     logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === "" ? "info" : env.LOG_LEVEL,
   };
