@@ -12,6 +12,7 @@ import type { BaseLogger } from "pino";
 import { formatScope } from "../shared/scope";
 import { RedisProgress } from "../shared/tracker/redis-progress";
 import type { RedisClient } from "../shared/tracker/scripts";
+import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import { DEFAULTS, type DemoOptions } from "./options";
 import type { OriginPolicy } from "./origin";
 
@@ -49,7 +50,29 @@ function between([low, high]: [number, number]): number {
   return low + Math.floor(Math.random() * (high - low + 1));
 }
 
-export interface DemoWorkersOptions extends DemoOptions {
+/** Demo options with defaults filled in; throws naming a bad value. */
+export function resolveDemoOptions(options: DemoOptions): Required<DemoOptions> {
+  const resolved = {
+    scopes: options.scopes ?? DEFAULTS.demo.scopes,
+    interval: options.interval ?? DEFAULTS.demo.interval,
+    tokenTtl: options.tokenTtl ?? DEFAULTS.demo.tokenTtl,
+  };
+  if (!Array.isArray(resolved.scopes) || resolved.scopes.length === 0) {
+    throw new InvalidArgumentError("Expected `demo.scopes` to be a non-empty array of scopes");
+  }
+  resolved.scopes = resolved.scopes.map((scope) => formatScope(scope));
+  for (const name of ["interval", "tokenTtl"] as const) {
+    const value = resolved[name];
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new InvalidArgumentError(
+        `Expected \`demo.${name}\` to be a positive integer, got ${String(value)}`,
+      );
+    }
+  }
+  return resolved;
+}
+
+export interface DemoWorkersOptions extends Required<DemoOptions> {
   redis: RedisClient;
   prefix: string;
   logger: BaseLogger;
@@ -57,14 +80,14 @@ export interface DemoWorkersOptions extends DemoOptions {
 
 /** Keeps simulated jobs running in the demo scopes until stop(). */
 export class DemoWorkers {
-  readonly #options: Required<DemoOptions> & DemoWorkersOptions;
+  readonly #options: DemoWorkersOptions;
   readonly #sleeps = new Map<NodeJS.Timeout, () => void>();
   readonly #loops: Promise<void>[] = [];
   #stopped = false;
 
+  /** @param options validated with resolveDemoOptions. */
   constructor(options: DemoWorkersOptions) {
-    this.#options = { ...DEFAULTS.demo, ...options };
-    for (const scope of this.#options.scopes) formatScope(scope);
+    this.#options = options;
   }
 
   start(): void {

@@ -18,12 +18,12 @@ import { isCluster } from "../shared/tracker/connection";
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
-import { DemoWorkers, demoTokenRoute } from "./demo";
+import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
 import { Fanout } from "./fanout";
 import { createRouter } from "./http";
 import { SubscribeLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
-import { DEFAULTS, type DemoOptions, type GatewayOptions } from "./options";
+import { DEFAULTS, type GatewayOptions } from "./options";
 import { OriginPolicy, guardUpgrades } from "./origin";
 import { readJobs } from "./reader";
 import { SocketHandlers, roomOf, type SocketData } from "./sockets";
@@ -128,8 +128,12 @@ export class Gateway {
     if (typeof path !== "string" || !/^\/[A-Za-z0-9_./-]*$/.test(path)) {
       throw new InvalidArgumentError(`Expected \`path\` to be a URL path, got ${String(path)}`);
     }
-    const demo: DemoOptions | undefined =
-      options.demo === true ? {} : options.demo ? options.demo : undefined;
+    const demo =
+      options.demo === true
+        ? resolveDemoOptions({})
+        : options.demo
+          ? resolveDemoOptions(options.demo)
+          : undefined;
     this.logger = options.logger ?? pino({ name: "redis-progress", level: "warn" });
 
     // Redis: reads on the command connection, pub/sub on a dedicated one.
@@ -207,8 +211,8 @@ export class Gateway {
             demoTokenRoute(router, {
               sign: (scopes, ttl) =>
                 signScopeToken({ secret: this.#key, scopes, ttl, sub: "demo" }),
-              scopes: demo.scopes ?? DEFAULTS.demo.scopes,
-              ttl: demo.tokenTtl ?? DEFAULTS.demo.tokenTtl,
+              scopes: demo.scopes,
+              ttl: demo.tokenTtl,
               origins: this.#origins,
             })
         : undefined,

@@ -1,0 +1,81 @@
+/**
+ * Demo mode in process: simulated workers write through the real tracker, and
+ * GET /demo/token answers loopback requests for loopback host names only.
+ */
+import { request } from "node:http";
+import { createGateway } from "../../server";
+import { TestGateway, TEST_SECRET, subscribe, waitFor } from "../helpers/gateway";
+import type { JobValue } from "../../shared/job";
+
+let tg: TestGateway;
+
+beforeAll(async () => {
+  tg = await TestGateway.start({
+    gateway: { demo: { scopes: ["d:1", "d:2"], interval: 20, tokenTtl: 60 } },
+  });
+});
+
+afterAll(async () => {
+  await tg.stop();
+});
+
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${tg.url}${path}`, { headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("the token endpoint grants the demo scopes' prefixes, to loopback clients", async () => {
+  const { status, body } = await get("/demo/token");
+  expect(status).toBe(200);
+  const parsed = JSON.parse(body) as { token: string; scopes: string[]; expires_at: string };
+  expect(parsed.scopes).toEqual(["d:*"]);
+  expect(Date.parse(parsed.expires_at) - Date.now()).toBeLessThanOrEqual(60_000);
+  expect((await get("/demo/token", { Host: `localhost:${tg.port}` })).status).toBe(200);
+});
+
+test("the token endpoint refuses a foreign Host (DNS rebinding) or a foreign Origin", async () => {
+  expect((await get("/demo/token", { Host: `evil.example:${tg.port}` })).status).toBe(403);
+  expect((await get("/demo/token", { Origin: "https://evil.example" })).status).toBe(403);
+  expect((await get("/demo/token", { Origin: tg.url })).status).toBe(200);
+});
+
+test("simulated jobs run in every demo scope, live", async () => {
+  const { token } = JSON.parse((await get("/demo/token")).body) as { token: string };
+  const socket = await tg.connect(token);
+  const seen = new Map<string, JobValue>();
+  socket.on("progress", (message) => {
+    for (const [id, value] of Object.entries(message.jobs))
+      if (value) seen.set(`${message.scope}/${id}`, value);
+  });
+  expect((await subscribe(socket, "d:1")).ok).toBe(true);
+  expect((await subscribe(socket, "d:2")).ok).toBe(true);
+  await waitFor(() => [...seen.keys()].some((k) => k.startsWith("d:1/")), {
+    what: "progress in d:1",
+  });
+  await waitFor(() => [...seen.keys()].some((k) => k.startsWith("d:2/")), {
+    what: "progress in d:2",
+  });
+  const job = [...seen.values()][0] as JobValue;
+  expect(job.name).toEqual(expect.any(String));
+  expect(job.meta).toEqual({ demo: true });
+});
+
+test("bad demo options are refused before anything starts", () => {
+  expect(() =>
+    createGateway({ secret: TEST_SECRET, redis: tg.redis.url, demo: { scopes: ["a b"] } }),
+  ).toThrow(/Scope part/);
+  expect(() =>
+    createGateway({ secret: TEST_SECRET, redis: tg.redis.url, demo: { interval: 0 } }),
+  ).toThrow(/demo.interval/);
+});
