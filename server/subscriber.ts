@@ -29,6 +29,8 @@ const SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
   autoResendUnfulfilledCommands: false,
   enableOfflineQueue: false,
   maxRetriesPerRequest: null,
+  // A duplicate inherits lazyConnect; this connection must be up before its first SUBSCRIBE.
+  lazyConnect: false,
 };
 
 /** Opens the subscriber connection: a duplicate of a given client, or a new one for a URL. */
@@ -39,6 +41,7 @@ export function openSubscriber(source: RedisClient | string): RedisClient {
     // Sharded subscribers follow slot ownership; node options carry the fail-fast settings.
     return cluster.duplicate(undefined, {
       shardedSubscribers: true,
+      lazyConnect: false,
       redisOptions: { ...cluster.options.redisOptions, ...SUBSCRIBER_OPTIONS },
     });
   }

@@ -191,3 +191,29 @@ test("attached to an application's own server and express app", async () => {
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test("a lazyConnect client of the application works as the gateway's redis", async () => {
+  const client = tg.redis.client({ lazyConnect: true });
+  const gateway = createGateway({
+    secret: TEST_SECRET,
+    redis: client,
+    logger: pino({ level: "silent" }),
+  });
+  const { port } = await gateway.listen(0, "127.0.0.1");
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+    const socket = io(`http://127.0.0.1:${port}`, {
+      auth: { token: await tg.token(["lazy:1"]) },
+      transports: ["websocket"],
+      autoConnect: false,
+      reconnection: false,
+    });
+    await connected(socket);
+    expect((await subscribe(socket, "lazy:1")).ok).toBe(true);
+    socket.disconnect();
+  } finally {
+    await gateway.close();
+  }
+  // The application's client stays open.
+  expect(await client.ping()).toBe("PONG");
+});
