@@ -1,0 +1,112 @@
+import type { Redis } from "ioredis";
+import { RedisProgress } from "../../shared";
+import { TestRedis } from "../helpers/redis-server";
+import { waitFor } from "../helpers/wait";
+
+let redis: TestRedis;
+let client: Redis;
+let subscriber: Redis;
+const removed: string[] = [];
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  client = redis.client();
+  subscriber = redis.client();
+  subscriber.on("message", (_channel: string, body: string) => {
+    for (const [id, value] of Object.entries(
+      (JSON.parse(body) as { jobs: Record<string, unknown> }).jobs,
+    )) {
+      if (value === null) removed.push(id);
+    }
+  });
+  await subscriber.subscribe("resque:pace:keep");
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+test("finished jobs stay for `retention`, then reads prune them and publish null", async () => {
+  const done = await RedisProgress.start({
+    redis: client,
+    scope: "keep",
+    total: 1,
+    id: "done",
+    retention: 400,
+    heartbeat: 100,
+  });
+  await done.finish();
+  const running = await RedisProgress.start({
+    redis: client,
+    scope: "keep",
+    total: 10,
+    id: "live",
+    retention: 400,
+    heartbeat: 100,
+  });
+  expect(Object.keys(await RedisProgress.jobs({ redis: client, scope: "keep" })).sort()).toEqual([
+    "done",
+    "live",
+  ]);
+  // The live job's heartbeat keeps it; the finished one goes.
+  await waitFor(
+    async () => !("done" in (await RedisProgress.jobs({ redis: client, scope: "keep" }))),
+    {
+      what: "the finished job to be pruned",
+    },
+  );
+  expect(Object.keys(await RedisProgress.jobs({ redis: client, scope: "keep" }))).toEqual(["live"]);
+  await waitFor(() => removed.includes("done"), { what: "the removal message" });
+  expect(await client.zscore("resque:pace:keep:#exp", "done")).toBeNull();
+  await running.finish();
+});
+
+test("the write script prunes too, without any reader", async () => {
+  const old = await RedisProgress.start({
+    redis: client,
+    scope: "keep",
+    total: 1,
+    id: "old",
+    retention: 200,
+    heartbeat: 50,
+  });
+  await old.finish();
+  const hashHas = async (id: string) => (await client.hexists("resque:pace:keep", id)) === 1;
+  expect(await hashHas("old")).toBe(true);
+  const writer = await RedisProgress.start({
+    redis: client,
+    scope: "keep",
+    total: 10,
+    interval: 1,
+    retention: 5000,
+    heartbeat: 1000,
+  });
+  await waitFor(
+    async () => {
+      writer.tick();
+      await writer.flush();
+      return !(await hashHas("old"));
+    },
+    { what: "a write to prune the expired job" },
+  );
+  await writer.finish();
+});
+
+test("a scope nobody writes to vanishes after retention (key TTL)", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "gone",
+    total: 1,
+    retention: 300,
+    heartbeat: 100,
+  });
+  await pace.finish();
+  const ttl = await client.pttl("resque:pace:gone");
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(300);
+  await waitFor(
+    async () => (await client.exists("resque:pace:gone", "resque:pace:gone:#exp")) === 0,
+    {
+      what: "the scope keys to expire",
+    },
+  );
+});

@@ -1,0 +1,151 @@
+import type { Redis } from "ioredis";
+import { RedisProgress } from "../../shared";
+import { TestRedis } from "../helpers/redis-server";
+import { waitFor } from "../helpers/wait";
+
+let redis: TestRedis;
+let client: Redis;
+let subscriber: Redis;
+let writes: { at: number; percent: number; count: number; seq: number }[] = [];
+
+/** Number of script calls the server executed, from INFO commandstats. */
+async function scriptCalls(): Promise<number> {
+  const info = await client.info("commandstats");
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm))
+    calls += Number(match[2]);
+  return calls;
+}
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  client = redis.client();
+  subscriber = redis.client();
+  subscriber.on("message", (_channel: string, body: string) => {
+    const jobs = (
+      JSON.parse(body) as { jobs: Record<string, { percent: number; count: number; seq: number }> }
+    ).jobs;
+    for (const job of Object.values(jobs)) writes.push({ at: Date.now(), ...job });
+  });
+  await subscriber.subscribe("resque:pace:throttle");
+});
+afterAll(async () => {
+  await redis.stop();
+});
+beforeEach(async () => {
+  await client.flushall();
+  await client.config("RESETSTAT");
+  writes = [];
+});
+
+test("many ticks within the interval make no write", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 100,
+    interval: 60_000,
+  });
+  const before = await scriptCalls();
+  for (let i = 0; i < 99; i++) pace.tick();
+  // Writes are issued synchronously by tick(); a round trip on the same connection orders after them.
+  await client.ping();
+  expect(await scriptCalls()).toBe(before);
+  expect(pace.percent).toBe(99);
+  await pace.finish();
+  expect(await scriptCalls()).toBe(before + 1);
+});
+
+test("a held-back change is written by the trailing write once the interval has passed", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 10,
+    interval: 300,
+  });
+  const first = Date.now();
+  pace.tick(5);
+  const written = await waitFor(() => writes.find((w) => w.percent === 50), {
+    what: "the trailing write",
+  });
+  expect(written.count).toBe(5);
+  // Held back for the rest of the interval, not written at once.
+  expect(written.at - first).toBeGreaterThanOrEqual(250);
+  await pace.finish();
+});
+
+test("finish() writes at once, inside the interval", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 10,
+    interval: 60_000,
+  });
+  pace.tick(3);
+  await pace.finish();
+  const job = await RedisProgress.find({ redis: client, scope: "throttle", id: pace.id });
+  expect(job).toMatchObject({ status: "completed", count: 3, percent: 100 });
+});
+
+test("writes stay within the percent changes and the interval; seq strictly increases", async () => {
+  const interval = 25;
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 10_000,
+    interval,
+  });
+  const started = Date.now();
+  for (let i = 0; i < 10_000; i++) {
+    pace.tick();
+    if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await pace.finish();
+  const elapsed = Date.now() - started;
+  const calls = await scriptCalls();
+  // marker + at most one write per interval (each needs a percent change) + the trailing write + finish
+  expect(calls).toBeLessThanOrEqual(Math.min(100, Math.ceil(elapsed / interval)) + 3);
+  expect(calls).toBeGreaterThanOrEqual(3);
+  await waitFor(() => writes.at(-1)?.percent === 100, { what: "the final message" });
+  const seqs = writes.map((w) => w.seq);
+  for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1] as number);
+  const gaps = writes.slice(1, -1).map((w, i) => w.at - (writes[i] as { at: number }).at);
+  // Subscriber arrival times jitter a little; no two progress writes come much closer than the interval.
+  for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(interval - 15);
+});
+
+test("a running tracker rewrites its job every heartbeat even without progress", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 10,
+    heartbeat: 100,
+  });
+  await waitFor(() => writes.length >= 4, { what: "three heartbeat writes" });
+  expect(writes.every((w) => w.count === 0)).toBe(true);
+  await pace.finish();
+  await waitFor(() => writes.at(-1)?.percent === 100, { what: "the final message" });
+  const calls = await scriptCalls();
+  // After finish the heartbeat stops: proving that nothing more is written needs
+  // waiting at least three heartbeats and seeing no write.
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  expect(await scriptCalls()).toBe(calls);
+});
+
+test("tick() reads no clock between percent boundaries", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 1_000_000,
+    interval: 60_000,
+  });
+  const now = jest.spyOn(Date, "now");
+  try {
+    for (let i = 0; i < 9_999; i++) pace.tick(); // the 1% boundary is at 10,000
+    expect(now).not.toHaveBeenCalled();
+    pace.tick();
+    expect(now).toHaveBeenCalledTimes(1);
+  } finally {
+    now.mockRestore();
+  }
+  await pace.finish();
+});
