@@ -51,6 +51,7 @@ function createElementClass(): CustomElementConstructor {
     static observedAttributes = ["scope", "url", "token", "interval", "lang"];
     #client: ProgressClient | undefined;
     #teardown: (() => void) | undefined;
+    #queued = false;
 
     get client(): ProgressClient | undefined {
       return this.#client;
@@ -58,19 +59,34 @@ function createElementClass(): CustomElementConstructor {
 
     set client(client: ProgressClient | undefined) {
       this.#client = client;
-      if (this.isConnected) this.#mount();
+      this.#request();
     }
 
     connectedCallback(): void {
-      this.#mount();
+      this.#request();
     }
 
     disconnectedCallback(): void {
-      this.#unmount();
+      this.#request();
     }
 
     attributeChangedCallback(): void {
-      if (this.isConnected) this.#mount();
+      this.#request();
+    }
+
+    /**
+     * Remounts once per task: an upgrade calls attributeChangedCallback per
+     * attribute and then connectedCallback, and a move disconnects then
+     * reconnects; mounting on each would subscribe and unsubscribe in a burst.
+     */
+    #request(): void {
+      if (this.#queued) return;
+      this.#queued = true;
+      queueMicrotask(() => {
+        this.#queued = false;
+        if (this.isConnected) this.#mount();
+        else this.#unmount();
+      });
     }
 
     #unmount(): void {
@@ -107,13 +123,12 @@ function createElementClass(): CustomElementConstructor {
       client ??= getDefaultClient();
       if (client === undefined) {
         this.#message(DEFAULT_LABELS.noClient);
-        const off = onDefaultClient(() => this.#mount());
-        this.#teardown = off;
+        this.#teardown = onDefaultClient(() => this.#request());
         return;
       }
       const interval = Number(this.getAttribute("interval"));
       const offDefault =
-        this.#client === undefined && !token ? onDefaultClient(() => this.#mount()) : () => {};
+        this.#client === undefined && !token ? onDefaultClient(() => this.#request()) : () => {};
       this.replaceChildren();
       const unmount = mountProgress(this, {
         client,

@@ -310,3 +310,39 @@ test("killing the gateway shows reconnecting…, and after a restart the right s
     await restarted?.close();
   }
 });
+
+test("without demo mode the token comes from the URL fragment, or is pasted", async () => {
+  const plain = await TestGateway.start({ redis });
+  try {
+    const pace = await tracker("user:plain", 5, "Resize photos");
+    pace.tick(1);
+    await pace.flush();
+    const token = await plain.token(["user:plain"]);
+
+    const asked = await browser.page();
+    await asked.goto(`${plain.url}/#scope=user:plain`);
+    await asked.locator("#token-form").waitFor();
+    expect(await asked.locator("#conn").textContent()).toBe("No token");
+    await asked.locator("#token-input").fill(token);
+    await asked.locator("#token-input").press("Enter");
+    await row(asked, pace.id).locator('[aria-valuenow="20"]').waitFor();
+    expect(await asked.locator("#token-form").isHidden()).toBe(true);
+    expect(asked.url()).toContain(`#token=${token}&scope=user%3Aplain`);
+    await asked.close();
+
+    const linked = await browser.page();
+    await linked.goto(`${plain.url}/#token=${token}&scope=user:plain`);
+    await row(linked, pace.id).locator('[aria-valuenow="20"]').waitFor();
+    expect(await linked.locator("#mode").textContent()).toBe("token");
+    // This token grants user:plain only.
+    await linked.locator("#scope-input").fill("user:2");
+    await linked.locator("#scope-input").press("Enter");
+    await linked
+      .locator('.rp-jobs[data-scope="user:2"] .rp-banner', { hasText: "Access denied" })
+      .waitFor();
+    await pace.finish();
+    await linked.close();
+  } finally {
+    await plain.stop();
+  }
+});

@@ -49,17 +49,31 @@ afterEach(() => {
   expect(browser?.problems.splice(0)).toEqual([]);
 });
 
-/** Opens a bare page on the site: `body` plus one script tag, the gateway's bundle. */
-async function bare(body: string): Promise<{ page: Page; requests: string[] }> {
-  sitePage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><script src="${gateway.url}/redis-progress.js"></script></head><body>${body}</body></html>`;
+/**
+ * Opens a bare page on the site: `body`, then one script tag (the gateway's
+ * bundle) at the end, so the elements are upgraded as they would be on a page
+ * that loads the script last. Records requests and the subscribes sent.
+ */
+async function bare(
+  body: string,
+): Promise<{ page: Page; requests: string[]; subscribes: string[] }> {
+  sitePage = `<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>${body}<script src="${gateway.url}/redis-progress.js"></script></body></html>`;
   const page = await browser.page();
   const requests: string[] = [];
+  const subscribes: string[] = [];
   page.on("request", (request) => {
     const url = new URL(request.url());
     requests.push(`${url.origin === siteUrl ? "site" : "gateway"}${url.pathname}`);
   });
+  page.on("websocket", (ws) => {
+    subscribes.push("(connect)");
+    ws.on("framesent", ({ payload }) => {
+      const match = /^\d+\["subscribe",\{"scope":"([^"]+)"\}\]$/.exec(String(payload));
+      if (match) subscribes.push(match[1] as string);
+    });
+  });
   await page.goto(`${siteUrl}/bare.html`);
-  return { page, requests };
+  return { page, requests, subscribes };
 }
 
 async function stored(scope: string, id: string): Promise<JobValue> {
@@ -69,7 +83,7 @@ async function stored(scope: string, id: string): Promise<JobValue> {
 }
 
 test("the custom element works on a bare page with only the bundle: token attribute or default client", async () => {
-  const { page, requests } = await bare(`
+  const { page, requests, subscribes } = await bare(`
     <redis-progress-jobs id="a" scope="user:bare" url="${gateway.url}" token="${token}"></redis-progress-jobs>
     <redis-progress-jobs id="b" scope="user:bare"></redis-progress-jobs>
     <redis-progress-jobs id="c" scope="user:*" url="${gateway.url}" token="${token}"></redis-progress-jobs>`);
@@ -115,6 +129,10 @@ test("the custom element works on a bare page with only the bundle: token attrib
 
   await pace.finish();
   await row.locator(".rp-state", { hasText: "Completed" }).waitFor();
+  // One WebSocket per client, one subscribe each: the upgrade (attributes, then
+  // connected) did not mount once per callback.
+  expect(subscribes.filter((s) => s === "(connect)")).toHaveLength(2);
+  expect(subscribes.filter((s) => s !== "(connect)")).toEqual(["user:bare", "user:bare"]);
   // Removing the element leaves the scope; the page fetched nothing but the bundle.
   await page.evaluate(() => document.getElementById("b")?.remove());
   expect(requests.filter((p) => !p.startsWith("gateway/socket.io/"))).toEqual([

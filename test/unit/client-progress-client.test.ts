@@ -15,6 +15,7 @@ import type {
 import type { JobMap, JobPatch, JobValue } from "../../shared/job";
 import { InvalidScopeError } from "../../shared/errors/invalid-scope-error";
 import type { StoreChange } from "../../shared/store";
+import * as api from "../../client/index";
 import { createProgressClient, type ProgressClient } from "../../client/progress-client";
 import type { ConnectionState } from "../../client/codes";
 import type { ProgressClientError } from "../../client/progress-client-error";
@@ -152,6 +153,13 @@ function listen(): {
     listener: (jobs, change) => calls.push([jobs, change]),
   };
 }
+
+test("the ESM entry imports in Node (no DOM at import time); defining the element is a no-op there", () => {
+  expect(typeof api.createProgressClient).toBe("function");
+  expect(typeof api.mountProgress).toBe("function");
+  expect(() => api.defineProgressElement()).not.toThrow();
+  expect(api.isValidScope("user:1")).toBe(true);
+});
 
 describe("ProgressClient", () => {
   let gateway: FakeGateway;
