@@ -4,8 +4,10 @@
  * runs demo jobs, and exits 0 on SIGTERM leaving no redis-server behind.
  * Also `redis-progress token` and the refusal to start without PACE_SECRET.
  *
- * The CLI runs under tsx's own entry (not `npx tsx`): npx does not forward
- * SIGTERM to its child, tsx does.
+ * The CLI runs as `node --import tsx server/cli.ts`, one process, so that
+ * SIGTERM reaches the gateway itself: `npx` does not forward SIGTERM to its
+ * child, and the `tsx` wrapper SIGKILLs its child when the child does not
+ * acknowledge a relayed signal within 30 ms, which a busy machine can miss.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -14,8 +16,9 @@ import { verifyToken } from "../../server";
 import { TEST_SECRET, connected, freePort, subscribe, waitFor } from "../helpers/gateway";
 
 const ROOT = join(__dirname, "..", "..");
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const CLI = join(ROOT, "server", "cli.ts");
+/** Node arguments that run the CLI's TypeScript directly. */
+const RUN = ["--import", "tsx", CLI];
 
 /** The environment of a newcomer: no Redis, no secret. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -47,7 +50,7 @@ afterAll(() => {
 test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const proc = spawn(process.execPath, [TSX, CLI, "serve"], {
+  const proc = spawn(process.execPath, [...RUN, "serve"], {
     cwd: ROOT,
     env: cleanEnv({ PACE_DEMO: "1", PORT: String(port), LOG_LEVEL: "info" }),
     stdio: ["ignore", "pipe", "pipe"],
@@ -131,7 +134,7 @@ test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", a
 });
 
 test("serve refuses to start without PACE_SECRET outside demo mode", () => {
-  const result = spawnSync(process.execPath, [TSX, CLI, "serve"], {
+  const result = spawnSync(process.execPath, [...RUN, "serve"], {
     cwd: ROOT,
     env: cleanEnv({ PORT: "0" }),
     encoding: "utf8",
@@ -144,7 +147,7 @@ test("serve refuses to start without PACE_SECRET outside demo mode", () => {
 test("token prints a token the gateway accepts", async () => {
   const result = spawnSync(
     process.execPath,
-    [TSX, CLI, "token", "user:1", "org:7:*", "--ttl", "120", "--cancel", "user:1", "--sub", "ops"],
+    [...RUN, "token", "user:1", "org:7:*", "--ttl", "120", "--cancel", "user:1", "--sub", "ops"],
     { cwd: ROOT, env: cleanEnv({ PACE_SECRET: TEST_SECRET }), encoding: "utf8", timeout: 30_000 },
   );
   expect(result.stderr).toBe("");
@@ -155,7 +158,7 @@ test("token prints a token the gateway accepts", async () => {
   expect(claims.sub).toBe("ops");
   expect(claims.expiresAt - Date.now()).toBeLessThanOrEqual(120_000);
 
-  const bad = spawnSync(process.execPath, [TSX, CLI, "token", "user:{1}"], {
+  const bad = spawnSync(process.execPath, [...RUN, "token", "user:{1}"], {
     cwd: ROOT,
     env: cleanEnv({ PACE_SECRET: TEST_SECRET }),
     encoding: "utf8",
