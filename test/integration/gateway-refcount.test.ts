@@ -107,3 +107,18 @@ test("unsubscribe while the subscribe is still waiting on Redis leaves nothing b
   expect(await unsubscribe(socket, "rc:dup")).toEqual({ ok: true });
   await waitFor(async () => (await channels()).length === 0, { what: "rc:dup released" });
 });
+
+test("clients joining a live scope get the held state without a Redis command each", async () => {
+  const token = await tg.token(["rc:*"]);
+  const first = await tg.connect(token);
+  expect((await subscribe(first, "rc:held")).ok).toBe(true);
+  const admin = tg.redis.client();
+  await admin.config("RESETSTAT");
+  const others = await Promise.all(Array.from({ length: 20 }, () => tg.connect(token)));
+  const acks = await Promise.all(others.map((socket) => subscribe(socket, "rc:held")));
+  expect(acks.every((ack) => ack.ok)).toBe(true);
+  const stats = await admin.info("commandstats");
+  expect(stats).not.toMatch(/cmdstat_(evalsha|eval|hgetall|subscribe):/);
+  for (const socket of [first, ...others]) socket.disconnect();
+  await waitFor(async () => (await channels()).length === 0, { what: "rc:held released" });
+});
