@@ -13,6 +13,11 @@ export interface StoreChange {
   removed: string[];
 }
 
+/** A change record whose map has no prototype, so a job id like `__proto__` stays an ordinary key. */
+function emptyChange(): StoreChange {
+  return { updated: Object.create(null) as JobMap, removed: [] };
+}
+
 export class JobStore {
   #jobs = new Map<string, JobValue>();
 
@@ -27,7 +32,9 @@ export class JobStore {
 
   /** A plain object copy of the current jobs. */
   toJSON(): JobMap {
-    return Object.fromEntries(this.#jobs);
+    const out = Object.create(null) as JobMap;
+    for (const [id, value] of this.#jobs) out[id] = value;
+    return out;
   }
 
   /**
@@ -35,7 +42,7 @@ export class JobStore {
    * held one; `null` removes the job. Values that are not jobs are skipped.
    */
   apply(patch: JobPatch): StoreChange {
-    const change: StoreChange = { updated: {}, removed: [] };
+    const change = emptyChange();
     for (const [id, raw] of Object.entries(patch)) {
       if (raw === null) {
         if (this.#jobs.delete(id)) change.removed.push(id);
@@ -53,7 +60,7 @@ export class JobStore {
 
   /** Replaces everything with a full snapshot; jobs missing from it are removed. */
   replace(jobs: JobMap): StoreChange {
-    const change: StoreChange = { updated: {}, removed: [] };
+    const change = emptyChange();
     for (const id of this.#jobs.keys()) {
       if (!Object.prototype.hasOwnProperty.call(jobs, id)) change.removed.push(id);
     }

@@ -105,3 +105,18 @@ describe("JobStore.replace (snapshot)", () => {
     expect(store.get("a")?.seq).toBe(5);
   });
 });
+
+describe("JobStore with hostile ids", () => {
+  test("a job id of __proto__ is an ordinary key in the store and in its change records", () => {
+    const store = new JobStore();
+    const change = store.apply(JSON.parse(`{"__proto__": ${JSON.stringify(job("__proto__", 1))}}`));
+    expect(Object.keys(change.updated)).toEqual(["__proto__"]);
+    expect(store.get("__proto__")?.seq).toBe(1);
+    expect(Object.keys(store.toJSON())).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+    const replaced = store.replace(
+      JSON.parse(`{"__proto__": ${JSON.stringify(job("__proto__", 2))}}`),
+    );
+    expect(Object.keys(replaced.updated)).toEqual(["__proto__"]);
+  });
+});
