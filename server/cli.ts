@@ -9,7 +9,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { Cluster } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { RedisOption } from "../shared/tracker/connection";
 import { configFromEnv, type GatewayConfig } from "./config";
@@ -84,12 +83,10 @@ async function serve(): Promise<void> {
   }
   const logger: Logger = pino({ name: "redis-progress", level: config.logLevel, redact: REDACT });
   let embedded: EmbeddedRedis | undefined;
-  let cluster: Cluster | undefined;
   let gateway: Gateway | undefined;
 
   const cleanup = async () => {
     await gateway?.close();
-    if (cluster !== undefined) await cluster.quit().catch(() => cluster?.disconnect());
     await embedded?.stop();
   };
 
@@ -123,9 +120,11 @@ async function serve(): Promise<void> {
   try {
     let redis: RedisOption;
     if (config.clusterNodes !== undefined) {
-      cluster = new Cluster(config.clusterNodes);
-      redis = cluster;
-      logger.info({ nodes: config.clusterNodes }, "using Redis Cluster");
+      // Seeds as redis:// URLs: the gateway opens (and closes) the Cluster itself.
+      redis = config.clusterNodes.map(({ host, port }) =>
+        host.includes(":") ? `redis://[${host}]:${port}` : `redis://${host}:${port}`,
+      );
+      logger.info({ nodes: config.clusterNodes }, "using Redis Cluster (sharded pub/sub)");
     } else if (config.redisUrl !== undefined) {
       redis = config.redisUrl;
     } else {

@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
+import { parseClusterNodes as parseNodeList, type ClusterNode } from "../shared/tracker/connection";
 import { OriginPolicy } from "./origin";
 import { checkSecret } from "./tokens";
 
@@ -14,7 +15,7 @@ export interface GatewayConfig {
   /** REDIS_URL, or undefined to start an embedded redis-server. */
   redisUrl: string | undefined;
   /** REDIS_CLUSTER_NODES seeds; when set they take precedence over REDIS_URL. */
-  clusterNodes: { host: string; port: number }[] | undefined;
+  clusterNodes: ClusterNode[] | undefined;
   /** PACE_SECRET; undefined only in demo mode (a random one is used). */
   secret: string | undefined;
   prefix: string;
@@ -41,21 +42,8 @@ function parsePort(name: string, value: string): number {
 }
 
 /** `host:port,host:port` → seeds; IPv6 hosts in brackets (`[::1]:7000`). */
-export function parseClusterNodes(value: string): { host: string; port: number }[] {
-  const nodes = list(value).map((item) => {
-    const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(item);
-    if (match === null) {
-      throw new InvalidArgumentError(
-        `Expected REDIS_CLUSTER_NODES to be comma-separated host:port pairs, got ${JSON.stringify(item)}`,
-      );
-    }
-    const host = (match[1] as string).replace(/^\[|\]$/g, "");
-    return { host, port: parsePort("a REDIS_CLUSTER_NODES port", match[2] as string) };
-  });
-  if (nodes.length === 0) {
-    throw new InvalidArgumentError("REDIS_CLUSTER_NODES is set but lists no host:port");
-  }
-  return nodes;
+export function parseClusterNodes(value: string): ClusterNode[] {
+  return parseNodeList(value, "REDIS_CLUSTER_NODES");
 }
 
 /**

@@ -7,14 +7,14 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type Router } from "express";
-import { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import pino, { type BaseLogger } from "pino";
 import { Server as IoServer } from "socket.io";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
 import { withStalled, type JobMap, type JobPatch } from "../shared/job";
 import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
-import { isCluster } from "../shared/tracker/connection";
+import { defaultRedisSource, isCluster, openClient } from "../shared/tracker/connection";
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
@@ -27,11 +27,10 @@ import { DEFAULTS, type GatewayOptions } from "./options";
 import { OriginPolicy, guardUpgrades } from "./origin";
 import { readJobs } from "./reader";
 import { SocketHandlers, roomOf, type SocketData } from "./sockets";
-import { Subscriber, openSubscriber } from "./subscriber";
+import { ClusterSubscriber } from "./cluster-subscriber";
+import { Subscriber, openSubscriber, type PubSub } from "./subscriber";
 import { Subscriptions } from "./subscriptions";
 import { checkSecret, signScopeToken } from "./tokens";
-
-const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
 function positiveInt(name: string, value: unknown, allowZero = false): number {
   if (
@@ -91,7 +90,7 @@ export class Gateway {
   readonly #ownsRedis: boolean;
   readonly #ownsServer: boolean;
   readonly #cluster: boolean;
-  readonly #subscriber: Subscriber;
+  readonly #subscriber: PubSub;
   readonly #subscriptions: Subscriptions;
   readonly #fanout: Fanout;
   readonly #limits: SubscribeLimits;
@@ -137,14 +136,10 @@ export class Gateway {
     this.logger = options.logger ?? pino({ name: "redis-progress", level: "warn" });
 
     // Redis: reads on the command connection, pub/sub on a dedicated one.
-    const source = options.redis ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
-    if (typeof source === "string") {
-      if (!/^rediss?:\/\//.test(source)) {
-        throw new InvalidArgumentError(
-          `Expected \`redis\` to be a redis:// or rediss:// URL, got ${JSON.stringify(source)}`,
-        );
-      }
-      this.#redis = new Redis(source, { maxRetriesPerRequest: 1 });
+    const source = options.redis ?? defaultRedisSource();
+    if (typeof source === "string" || Array.isArray(source)) {
+      // A URL, or cluster seeds; openClient throws on a bad one before connecting.
+      this.#redis = openClient(source as string | readonly string[], { maxRetriesPerRequest: 1 });
       this.#ownsRedis = true;
     } else {
       if (typeof (source as { defineCommand?: unknown }).defineCommand !== "function") {
@@ -152,20 +147,28 @@ export class Gateway {
           "Expected `redis` to be an ioredis client, a Cluster or a URL string",
         );
       }
-      this.#redis = source;
+      this.#redis = source as RedisClient;
       this.#ownsRedis = false;
     }
     this.#cluster = isCluster(this.#redis);
-    this.#subscriber = new Subscriber(
-      openSubscriber(typeof source === "string" ? source : this.#redis),
-      this.#cluster,
-      this.#redisTimeout,
-    );
+    // Redis Cluster: sharded pub/sub, one connection per master serving a watched scope.
+    this.#subscriber = this.#cluster
+      ? new ClusterSubscriber(this.#redis as Cluster, this.#redisTimeout)
+      : new Subscriber(
+          openSubscriber(typeof source === "string" ? source : (this.#redis as Redis)),
+          this.#redisTimeout,
+        );
     this.#redis.on("error", (error: Error) => this.#onRedisError(error, "command"));
     this.#redis.on("ready", () => this.#onRedisReady("command"));
     this.#subscriber.on("error", (error) => this.#onRedisError(error, "pubsub"));
     this.#subscriber.on("reconnected", () =>
       this.logger.info("pub/sub connection restored: resubscribing and re-reading every scope"),
+    );
+    this.#subscriber.on("dropped", (channels) =>
+      this.logger.info(
+        { scopes: channels.length },
+        "a Redis Cluster shard's subscriptions were lost (node down, failover or slot move): resubscribing and re-reading its scopes",
+      ),
     );
 
     this.#subscriptions = new Subscriptions({

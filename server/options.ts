@@ -48,11 +48,13 @@ export interface GatewayOptions {
    */
   secret: string | Uint8Array;
   /**
-   * An ioredis client (standalone or Cluster) or a `redis://` URL. A client you
-   * pass stays yours: the gateway uses it for reads and a `duplicate()` of it
-   * for pub/sub, and closes only the duplicate. For a URL it opens and closes
-   * both connections itself.
-   * @default process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
+   * An ioredis client (standalone or Cluster), a `redis://` URL, or Redis
+   * Cluster seeds (an array of URLs, or one string of comma-separated URLs). A
+   * client you pass stays yours: the gateway uses it for reads and its own
+   * pub/sub connections (a `duplicate()`; with a Cluster, one per master that
+   * owns a watched scope), and closes only those. For URLs it opens and closes
+   * every connection itself.
+   * @default REDIS_CLUSTER_NODES (host:port,...) when set, else process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
    */
   redis?: RedisOption;
   /**

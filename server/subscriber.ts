@@ -1,14 +1,14 @@
 /**
- * The gateway's one pub/sub connection. It hides SUBSCRIBE versus SSUBSCRIBE
- * (sharded pub/sub, for Redis Cluster) and reports when a dropped connection
- * came back, so that Subscriptions can resubscribe and re-read every scope.
+ * The gateway's one pub/sub connection to a standalone Redis (Redis Cluster:
+ * see cluster-subscriber.ts, same PubSub interface). It reports when a dropped
+ * connection came back, so that Subscriptions can resubscribe and re-read
+ * every scope.
  *
  * ioredis' own resubscription is off: after a reconnect the gateway must also
  * re-read snapshots, so it does both itself, in that order.
  */
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { Emitter } from "../shared/emitter";
-import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
 import { UnavailableError } from "./errors/unavailable-error";
 
@@ -19,6 +19,23 @@ export interface SubscriberEvents {
   reconnected: () => void;
   /** A connection error (ioredis keeps reconnecting). */
   error: (error: Error) => void;
+  /**
+   * These channels are no longer subscribed (cluster mode: their shard's
+   * connection closed, or their slot moved to another node): subscribe them
+   * again and re-read their scopes.
+   */
+  dropped: (channels: readonly string[]) => void;
+}
+
+/** What Subscriptions needs from the pub/sub side: Subscriber, or ClusterSubscriber. */
+export interface PubSub {
+  /** True when the connection is up. */
+  readonly ready: boolean;
+  /** Subscribes; resolves once Redis confirmed every channel. */
+  subscribe(channels: readonly string[]): Promise<void>;
+  unsubscribe(channels: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+  on<E extends keyof SubscriberEvents>(event: E, listener: SubscriberEvents[E]): () => void;
 }
 
 /** Connection options for the subscriber: fail fast instead of queueing while disconnected. */
@@ -33,41 +50,31 @@ const SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
   lazyConnect: false,
 };
 
-/** Opens the subscriber connection: a duplicate of a given client, or a new one for a URL. */
-export function openSubscriber(source: RedisClient | string): RedisClient {
+/**
+ * Opens the subscriber connection of a standalone Redis: a duplicate of a given
+ * client, or a new one for a URL. (A Cluster gets a ClusterSubscriber instead.)
+ */
+export function openSubscriber(source: Redis | string): Redis {
   if (typeof source === "string") return new Redis(source, SUBSCRIBER_OPTIONS);
-  if (source instanceof Cluster || (source as { isCluster?: boolean }).isCluster === true) {
-    const cluster = source as Cluster;
-    // Sharded subscribers follow slot ownership; node options carry the fail-fast settings.
-    return cluster.duplicate(undefined, {
-      shardedSubscribers: true,
-      lazyConnect: false,
-      redisOptions: { ...cluster.options.redisOptions, ...SUBSCRIBER_OPTIONS },
-    });
-  }
-  return (source as Redis).duplicate(SUBSCRIBER_OPTIONS);
+  return source.duplicate(SUBSCRIBER_OPTIONS);
 }
 
-type PubSubCall = (...channels: string[]) => Promise<unknown>;
-
-export class Subscriber extends Emitter<SubscriberEvents> {
-  readonly #client: RedisClient;
-  readonly #sharded: boolean;
+/** Pub/sub on one standalone connection (SUBSCRIBE). */
+export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
+  readonly #client: Redis;
   readonly #timeout: number;
   #lost = false;
   #closed = false;
 
   /**
    * @param client a connection dedicated to pub/sub (see openSubscriber); closed by close().
-   * @param sharded use SSUBSCRIBE/SUNSUBSCRIBE (cluster mode).
    * @param timeout ms a (un)subscribe may take before it counts as failed.
    */
-  constructor(client: RedisClient, sharded: boolean, timeout: number) {
+  constructor(client: Redis, timeout: number) {
     super();
     this.#client = client;
-    this.#sharded = sharded;
     this.#timeout = timeout;
-    client.on(sharded ? "smessage" : "message", (channel: string, message: string) =>
+    client.on("message", (channel: string, message: string) =>
       this.emit("message", channel, message),
     );
     client.on("error", (error: Error) => this.emit("error", error));
@@ -90,31 +97,18 @@ export class Subscriber extends Emitter<SubscriberEvents> {
   async subscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
     await this.#whenReady();
-    await withTimeout(
-      this.#call(this.#sharded ? "ssubscribe" : "subscribe", channels),
-      this.#timeout,
-      "SUBSCRIBE",
-    );
+    await withTimeout(this.#client.subscribe(...channels), this.#timeout, "SUBSCRIBE");
   }
 
   /** Unsubscribes; a no-op while disconnected (a new connection starts with nothing subscribed). */
   async unsubscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0 || !this.ready) return;
-    await withTimeout(
-      this.#call(this.#sharded ? "sunsubscribe" : "unsubscribe", channels),
-      this.#timeout,
-      "UNSUBSCRIBE",
-    );
+    await withTimeout(this.#client.unsubscribe(...channels), this.#timeout, "UNSUBSCRIBE");
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     await this.#client.quit().catch(() => this.#client.disconnect());
-  }
-
-  #call(command: string, channels: readonly string[]): Promise<unknown> {
-    const fn = (this.#client as unknown as Record<string, PubSubCall>)[command] as PubSubCall;
-    return fn.apply(this.#client, [...channels]);
   }
 
   #whenReady(): Promise<void> {

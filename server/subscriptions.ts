@@ -9,7 +9,8 @@
  *
  * When the pub/sub connection comes back after a drop, every live scope is
  * resubscribed and re-read the same way, and a `snapshot` event announces the
- * resynchronised state.
+ * resynchronised state. In cluster mode a shard can lose its channels alone
+ * (node down, failover, slot moved): only those are resubscribed and re-read.
  */
 import { Emitter } from "../shared/emitter";
 import type { JobMap, JobPatch } from "../shared/job";
@@ -19,7 +20,7 @@ import { JobStore } from "../shared/store";
 import { withTimeout } from "../shared/tracker/timing";
 import { UnavailableError } from "./errors/unavailable-error";
 import { emptyMap, parseMessage, type ReadResult } from "./reader";
-import type { Subscriber } from "./subscriber";
+import type { PubSub } from "./subscriber";
 
 export interface SubscriptionsEvents {
   /** Changes that passed the `seq` filter (`null` = removed), for a live scope. */
@@ -35,7 +36,7 @@ export interface SubscriptionsEvents {
 }
 
 export interface SubscriptionsOptions {
-  subscriber: Subscriber;
+  subscriber: PubSub;
   /** Reads a scope's snapshot (see readJobs). */
   read: (scope: string) => Promise<ReadResult>;
   prefix: string;
@@ -66,7 +67,7 @@ class Entry {
 }
 
 export class Subscriptions extends Emitter<SubscriptionsEvents> {
-  readonly #subscriber: Subscriber;
+  readonly #subscriber: PubSub;
   readonly #read: (scope: string) => Promise<ReadResult>;
   readonly #prefix: string;
   readonly #cluster: boolean;
@@ -76,6 +77,8 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
   readonly #entries = new Map<string, Entry>();
   /** Channels we are unsubscribing from because a message came for no watched scope. */
   readonly #healing = new Set<string>();
+  /** Channels of live scopes to subscribe again (and re-read). */
+  readonly #lost = new Set<string>();
   #resubscribe: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -88,7 +91,8 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
     this.#timeout = options.timeout;
     this.#retryDelay = options.retryDelay ?? 1000;
     this.#subscriber.on("message", (channel, message) => this.#onMessage(channel, message));
-    this.#subscriber.on("reconnected", () => this.#resubscribeAll());
+    this.#subscriber.on("reconnected", () => this.#resubscribeLost([...this.#entries.keys()]));
+    this.#subscriber.on("dropped", (channels) => this.#resubscribeLost(channels));
   }
 
   /** Number of scopes this gateway is subscribed to. */
@@ -249,12 +253,21 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
       .finally(() => this.#healing.delete(channel));
   }
 
-  /** After a reconnect: buffer, SUBSCRIBE every scope in one command, then re-read each. */
-  #resubscribeAll(): void {
+  /**
+   * After a reconnect (every channel) or a lost shard (its channels): buffer,
+   * SUBSCRIBE them in one call, then re-read each. Failures are retried.
+   */
+  #resubscribeLost(channels: readonly string[] = []): void {
     clearTimeout(this.#resubscribe);
     this.#resubscribe = undefined;
-    if (this.#closed || this.#entries.size === 0) return;
-    const entries = [...this.#entries.values()];
+    for (const channel of channels) if (this.#entries.has(channel)) this.#lost.add(channel);
+    if (this.#closed || this.#lost.size === 0) return;
+    const entries: Entry[] = [];
+    for (const channel of this.#lost) {
+      const entry = this.#entries.get(channel);
+      if (entry !== undefined) entries.push(entry);
+    }
+    this.#lost.clear();
     for (const entry of entries) entry.buffer ??= emptyMap();
     this.#subscriber.subscribe(entries.map((e) => e.channel)).then(
       () => {
@@ -264,7 +277,11 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
       },
       (error: unknown) => {
         this.emit("error", error instanceof Error ? error : new Error(String(error)));
-        this.#resubscribe = setTimeout(() => this.#resubscribeAll(), this.#retryDelay);
+        for (const entry of entries) {
+          if (this.#entries.get(entry.channel) === entry) this.#lost.add(entry.channel);
+        }
+        if (this.#closed) return;
+        this.#resubscribe = setTimeout(() => this.#resubscribeLost(), this.#retryDelay);
         this.#resubscribe.unref();
       },
     );

@@ -6,9 +6,11 @@ import type { RedisOption } from "./connection";
 /** Where to find the data: shared by the tracker and the queries. */
 export interface ScopeOptions {
   /**
-   * An ioredis client (standalone or Cluster) or a `redis://` URL. With a URL,
-   * one connection per URL is shared by the process and closed by its last user.
-   * @default process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
+   * An ioredis client (standalone or Cluster), a `redis://` URL, or Redis
+   * Cluster seeds (an array of URLs, or one string of comma-separated URLs).
+   * With URLs, one connection per URL (or seed list) is shared by the process
+   * and closed by its last user.
+   * @default REDIS_CLUSTER_NODES (host:port,...) when set, else process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
    */
   redis?: RedisOption;
   /** The scope, as parts (`["user", 3421]`) or joined (`"user:3421"`). */

@@ -1,0 +1,212 @@
+/**
+ * Redis Cluster (3 masters, 1 replica each, on loopback) with two gateway
+ * processes: hash-tagged keys in one slot, SPUBLISH from the write script,
+ * the tracker's URL-list and REDIS_CLUSTER_NODES forms, scopes spread over all
+ * three masters, and clients on either gateway receiving the updates of
+ * workers that write through any node.
+ */
+import type { Cluster } from "ioredis";
+import { RedisProgress } from "../../shared";
+import { scopeKeys, writersKey } from "../../shared/keys";
+import { signScopeToken } from "../../server";
+import { keySlot } from "../../server/cluster-slot";
+import { TEST_SECRET } from "../helpers/gateway";
+import { GatewayProcess, killGatewayProcesses } from "../helpers/gateway-process";
+import { TestRedisCluster } from "../helpers/redis-cluster";
+import { waitFor } from "../helpers/wait";
+import { Watcher } from "../helpers/watcher";
+
+jest.setTimeout(60_000);
+
+let cluster: TestRedisCluster;
+let gateways: GatewayProcess[] = [];
+const watchers: Watcher[] = [];
+
+beforeAll(async () => {
+  cluster = await TestRedisCluster.start();
+  const [a, , , b] = cluster.ports;
+  // Each gateway knows a single, different seed: the rest is discovered.
+  gateways = await Promise.all(
+    [a, b].map((port) =>
+      GatewayProcess.start({ REDIS_CLUSTER_NODES: `127.0.0.1:${String(port)}` }),
+    ),
+  );
+}, 90_000);
+
+afterAll(async () => {
+  for (const watcher of watchers) watcher.close();
+  await Promise.all(gateways.map((gateway) => gateway.stop()));
+  killGatewayProcesses();
+  await cluster?.stop();
+}, 30_000);
+
+/** The master port owning each scope's slot. */
+async function owners(scopes: readonly string[]): Promise<Map<string, number>> {
+  const masters = await cluster.masters();
+  const result = new Map<string, number>();
+  for (const scope of scopes) {
+    const slot = keySlot(scopeKeys("resque:pace", scope, true).hash);
+    const owner = masters.find((m) => m.slots.some(([from, to]) => slot >= from && slot <= to));
+    if (owner === undefined) throw new Error(`no master for ${scope}`);
+    result.set(scope, owner.port);
+  }
+  return result;
+}
+
+test("a scope's keys share one slot on its master, and the write script SPUBLISHes there", async () => {
+  const client = cluster.cluster();
+  const scope = "user:3421";
+  const keys = scopeKeys("resque:pace", scope, true);
+  expect(keys.hash).toBe("resque:pace:{user:3421}");
+  const slot = keySlot(keys.hash);
+  const master = (await owners([scope])).get(scope) as number;
+
+  // A sharded subscriber on the owning master sees what the script publishes.
+  const sub = cluster.node(master);
+  const messages: string[] = [];
+  sub.on("smessage", (channel: string, message: string) => {
+    if (channel === keys.channel) messages.push(message);
+  });
+  await sub.ssubscribe(keys.channel);
+
+  const pace = await RedisProgress.start({ redis: client, scope, total: 4, id: "job-1" });
+  await pace.finish();
+  for (const key of [keys.hash, keys.expiry, writersKey(keys, "job-1")]) {
+    expect(Number(await client.call("CLUSTER", "KEYSLOT", key))).toBe(slot);
+    // Stored on the master itself (a plain connection: no redirection).
+    expect(await cluster.node(master).exists(key)).toBe(1);
+  }
+  await waitFor(() => messages.length >= 2, { what: "two SPUBLISHed messages" });
+  const last = JSON.parse(messages[messages.length - 1] as string) as {
+    scope: string;
+    jobs: Record<string, { status: string; percent: number }>;
+  };
+  expect(last.scope).toBe(scope);
+  expect(last.jobs["job-1"]).toMatchObject({ status: "completed", percent: 100 });
+});
+
+test("the tracker takes cluster seeds as a URL array, a comma-separated string or REDIS_CLUSTER_NODES", async () => {
+  const scope = "seeds:forms";
+  const [first, second] = cluster.urls as [string, string];
+  const viaArray = await RedisProgress.start({ redis: [first], scope, total: 1, id: "array" });
+  await viaArray.finish();
+  const viaString = await RedisProgress.start({
+    redis: `${first},${second}`,
+    scope,
+    total: 1,
+    id: "string",
+  });
+  await viaString.finish();
+  const before = process.env.REDIS_CLUSTER_NODES;
+  process.env.REDIS_CLUSTER_NODES = cluster.seeds.map((s) => `${s.host}:${s.port}`).join(",");
+  try {
+    const viaEnv = await RedisProgress.start({ scope, total: 1, id: "env" });
+    await viaEnv.finish();
+    const jobs = await RedisProgress.jobs({ scope });
+    expect(Object.keys(jobs).sort()).toEqual(["array", "env", "string"]);
+    expect(Object.values(jobs).every((job) => job.status === "completed")).toBe(true);
+  } finally {
+    if (before === undefined) delete process.env.REDIS_CLUSTER_NODES;
+    else process.env.REDIS_CLUSTER_NODES = before;
+  }
+  // Stored under the hash tag, not the standalone name.
+  const client = cluster.cluster();
+  expect(await client.exists("resque:pace:{seeds:forms}")).toBe(1);
+  expect(await client.exists("resque:pace:seeds:forms")).toBe(0);
+});
+
+test("48 scopes spread over the three masters; clients on either gateway get every worker's updates", async () => {
+  const scopes = Array.from({ length: 48 }, (_, i) => `tenant:${i}`);
+  const owner = await owners(scopes);
+  const masters = (await cluster.masters()).map((m) => m.port);
+  const distribution = Object.fromEntries(
+    masters.map((port) => [port, scopes.filter((s) => owner.get(s) === port).length]),
+  );
+  console.log(`cluster-stream: scopes per master (port: scopes) ${JSON.stringify(distribution)}`);
+  for (const port of masters) expect(distribution[port]).toBeGreaterThan(0);
+
+  // Three sockets per gateway, 16 scopes each (within the default subscribe burst).
+  const token = await signScopeToken({ secret: TEST_SECRET, scopes: ["tenant:*"], ttl: 600 });
+  for (const [g, gateway] of gateways.entries()) {
+    for (let part = 0; part < 3; part++) {
+      const watcher = await new Watcher(gateway.url, token, `g${g}.${part}`).connect();
+      watchers.push(watcher);
+      await watcher.watch(scopes.slice(part * 16, part * 16 + 16));
+    }
+  }
+  const mine = watchers.slice(-6);
+
+  // Each gateway holds one sharded subscription per scope, on the scope's master.
+  for (const port of masters) {
+    const node = cluster.node(port);
+    const channels = (
+      (await node.call("PUBSUB", "SHARDCHANNELS", "resque:pace:{tenant:*")) as string[]
+    ).sort();
+    const expected = scopes
+      .filter((s) => owner.get(s) === port)
+      .map((s) => scopeKeys("resque:pace", s, true).channel)
+      .sort();
+    expect(channels).toEqual(expected);
+    const counts = (await node.call("PUBSUB", "SHARDNUMSUB", ...expected)) as (string | number)[];
+    for (let i = 1; i < counts.length; i += 2) expect(Number(counts[i])).toBe(2);
+  }
+
+  // Workers write through Cluster clients that each know a single, different node.
+  const clients: Cluster[] = cluster.ports
+    .slice(0, 3)
+    .map((port) => cluster.cluster({}, [{ host: "127.0.0.1", port }]));
+  const total = 20;
+  await Promise.all(
+    scopes.map(async (scope, i) => {
+      const pace = await RedisProgress.start({
+        redis: clients[i % clients.length] as Cluster,
+        scope,
+        total,
+        id: `job-${i}`,
+        interval: 10,
+      });
+      for (let n = 0; n < total; n++) {
+        pace.tick();
+        if (n % 5 === 4) await pace.flush();
+      }
+      await pace.finish();
+    }),
+  );
+
+  await waitFor(
+    () =>
+      mine.every((watcher) =>
+        scopes
+          .slice(
+            Number(watcher.name.split(".")[1]) * 16,
+            Number(watcher.name.split(".")[1]) * 16 + 16,
+          )
+          .every((scope, k) => {
+            const i = Number(watcher.name.split(".")[1]) * 16 + k;
+            const job = watcher.job(scope, `job-${i}`);
+            return job?.status === "completed" && job.count === total && job.percent === 100;
+          }),
+      ),
+    { timeout: 20_000, what: "every client to see every job completed" },
+  );
+  // It came as live updates, not resync snapshots.
+  for (const watcher of mine) {
+    expect(watcher.progressEvents).toBeGreaterThan(0);
+    expect(watcher.snapshots.size).toBe(0);
+  }
+
+  // The last watcher leaving a scope unsubscribes it on its shard.
+  for (const watcher of mine) watcher.close();
+  await waitFor(
+    async () => {
+      for (const port of masters) {
+        const channels = (await cluster
+          .node(port)
+          .call("PUBSUB", "SHARDCHANNELS", "resque:pace:{tenant:*")) as string[];
+        if (channels.length > 0) return false;
+      }
+      return true;
+    },
+    { what: "the gateways to SUNSUBSCRIBE every scope" },
+  );
+});
