@@ -3,7 +3,13 @@
  */
 export * from "./isomorphic";
 export { RedisProgress, RATE_SMOOTHING, type RedisProgressEvents } from "./tracker/redis-progress";
-export { DEFAULTS, type RedisProgressOptions, type ScopeOptions } from "./tracker/options";
+export {
+  DEFAULTS,
+  type ChildOptions,
+  type RedisProgressOptions,
+  type ScopeOptions,
+} from "./tracker/options";
+export { requestCancel, CancelCode, type CancelResult } from "./tracker/cancel";
 export { jobs, find, remove, readScope, type Job } from "./tracker/queries";
 export { forEach, type ForEachOptions } from "./tracker/for-each";
 export type { RedisOption } from "./tracker/connection";

@@ -45,6 +45,35 @@ export interface JobValue {
   cancel_requested_at?: string;
   /** Id of the parent job, for a child job. */
   parent?: string;
+  /** A child's share of its parent (a positive integer). */
+  weight?: number;
+  /** A child's fraction as last added to its parent, in parts per billion; absent until added. */
+  parent_ppb?: number;
+  /** A parent's aggregate of its children (see ChildrenSummary). */
+  children?: ChildrenSummary;
+  /** A parent's exact fraction: `children.progress / (children.weight * 1e9)`. */
+  fraction?: number;
+  /** A parent that completes by itself once its children have ended. */
+  complete_with_children?: boolean;
+}
+
+/**
+ * What a parent job keeps of its children, all integers: their number, how many
+ * ended in each way, the sum of their weights, and `progress`, the sum of
+ * weight * fraction in parts per billion. The `ema_*` and `sample_*` fields are
+ * the state of the parent's ETA estimate.
+ */
+export interface ChildrenSummary {
+  total: number;
+  completed: number;
+  failed: number;
+  canceled: number;
+  weight: number;
+  progress: number;
+  ema_dp?: number;
+  ema_dt?: number;
+  sample_at?: number;
+  sample_progress?: number;
 }
 
 /** Jobs of one scope by id; `null` in a partial update means "removed". */

@@ -17,7 +17,10 @@ function sizeOf(items: unknown): number | undefined {
 /**
  * Calls `fn` for every item, ticking after each one. When the loop ends the job
  * is finished; when `fn` or the iterable throws, the job is failed with that
- * error and the error is rethrown. Resolves to the tracker.
+ * error and the error is rethrown. When a cancel is requested (`pace.signal`
+ * aborts), the loop stops before the next item and the job ends `canceled`
+ * (`fn` may watch `pace.signal` to stop inside a long item). Resolves to the
+ * tracker: check `pace.status` to tell a canceled run from a finished one.
  */
 export async function forEach<T>(
   items: Iterable<T> | AsyncIterable<T>,
@@ -32,13 +35,16 @@ export async function forEach<T>(
   let index = 0;
   try {
     for await (const item of items) {
+      if (pace.signal.aborted) break;
       await fn(item, index++, pace);
       pace.tick();
+      if (pace.signal.aborted) break;
     }
   } catch (error) {
     await pace.fail(error).catch(() => {});
     throw error;
   }
-  await pace.finish();
+  if (pace.signal.aborted) await pace.cancel();
+  else await pace.finish();
   return pace;
 }

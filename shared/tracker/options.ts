@@ -61,6 +61,41 @@ export interface RedisProgressOptions extends ScopeOptions {
    * @default 5000
    */
   writeTimeout?: number;
+  /**
+   * Id of this job's parent job, in the same scope: every write of this job also
+   * updates the parent's aggregate (see `child()` for a child in the same process).
+   */
+  parent?: string;
+  /**
+   * This child's share of its parent: a positive integer up to 1,000,000 (integers
+   * keep the parent's sums exact). Used with `parent`.
+   * @default 1
+   */
+  weight?: number;
+  /**
+   * For a parent: complete (or fail, when a child failed) by itself once `total`
+   * children have reported and all of them have ended. `total` is then the
+   * number of children to wait for.
+   * @default false
+   */
+  completeWithChildren?: boolean;
+}
+
+/** Options of `pace.child()`: the child inherits the parent's connection, scope and timings. */
+export interface ChildOptions {
+  /** Number of items the child will process. */
+  total: number;
+  /**
+   * The child's share of the parent (a positive integer up to 1,000,000).
+   * @default 1
+   */
+  weight?: number;
+  /** A human-readable name shown by dashboards. */
+  name?: string;
+  /** @default a random UUID v4 */
+  id?: string;
+  /** Any JSON object stored with the child. */
+  meta?: JsonObject;
 }
 
 /** Defaults, with why each is what it is. */
@@ -78,5 +113,10 @@ export const DEFAULTS = {
 } as const;
 
 export const MAX_META_BYTES = 16 * 1024;
+/**
+ * Largest weight of one child. A parent's sum of weights times 10^9 must stay
+ * below 2^53 for its sums to be exact: about 9 million in all.
+ */
+export const MAX_WEIGHT = 1_000_000;
 /** Counts are exact in the scripts' JSON encoder below 10^14. */
 export const MAX_TOTAL = 1e14 - 1;

@@ -5,9 +5,14 @@
  * which the integer percent next changes. Only when that boundary is crossed
  * does it read the clock and decide between writing now and arming a trailing
  * write (see `#crossed`). Writes are serialized and coalesced by `#requestWrite`.
+ *
+ * Control and composition ride on the same writes: the write script's reply
+ * carries a cancel request (`signal`, the `"cancel"` event), and a child's
+ * writes roll up into its parent inside the script (`child()`, `parent`).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Emitter } from "../emitter";
+import { InvalidArgumentError } from "../errors/invalid-argument-error";
 import { RedisProgressError } from "../errors/redis-progress-error";
 import { TimeoutError } from "../errors/timeout-error";
 import type { JobStatus, JsonObject } from "../job";
@@ -20,10 +25,16 @@ import {
   type ScopeKeys,
 } from "../keys";
 import { formatScope } from "../scope";
-import { acquireConnection, type Connection } from "./connection";
+import { requestCancel, type CancelResult } from "./cancel";
+import { acquireConnection, type Connection, type RedisOption } from "./connection";
 import { forEach, type ForEachOptions } from "./for-each";
 import { find, jobs, remove, type Job } from "./queries";
-import { DEFAULTS, type RedisProgressOptions, type ScopeOptions } from "./options";
+import {
+  DEFAULTS,
+  type ChildOptions,
+  type RedisProgressOptions,
+  type ScopeOptions,
+} from "./options";
 import { publishCommand, runScript } from "./scripts";
 import { delay, withTimeout } from "./timing";
 import {
@@ -32,6 +43,7 @@ import {
   validateCount,
   validateDuration,
   validateName,
+  validateWeight,
 } from "./validate";
 
 /** Events of a tracker. */
@@ -40,6 +52,12 @@ export interface RedisProgressEvents {
   error: (error: Error) => void;
   /** A write was stored; `seq` is the job's new sequence number. */
   write: (info: { seq: number }) => void;
+  /**
+   * Someone asked this running job to stop (the gateway's `cancel`, or
+   * `RedisProgress.requestCancel`); fires once, when a write's reply carries the
+   * request. `signal` aborts at the same moment. End the job with `cancel()`.
+   */
+  cancel: (info: { requestedAt: Date }) => void;
 }
 
 /** EMA smoothing of the rate, as tqdm's default: the newest sample weighs 0.3. */
@@ -76,6 +94,13 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   readonly #timeout: number;
   readonly #writeTimeout: number;
   readonly #startedAt = new Date().toISOString();
+  /** What `child()` passes on. */
+  readonly #redisOption: RedisOption | undefined;
+  readonly #prefix: string;
+  readonly #parent: string;
+  readonly #weight: number;
+  readonly #withChildren: boolean;
+  readonly #abort = new AbortController();
 
   #count = 0;
   #errors = 0;
@@ -108,8 +133,21 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     }
     this.scope = formatScope(options.scope);
     const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
+    this.#prefix = prefix;
     this.#total = validateCount("total", options.total);
     this.id = options.id === undefined ? randomUUID() : validateJobId(options.id);
+    this.#parent = options.parent === undefined ? "" : validateJobId(options.parent);
+    if (this.#parent === this.id) {
+      throw new InvalidArgumentError(`Expected \`parent\` to differ from the job's own id`);
+    }
+    this.#weight = validateWeight(options.weight ?? 1);
+    if (
+      options.completeWithChildren !== undefined &&
+      typeof options.completeWithChildren !== "boolean"
+    ) {
+      throw new InvalidArgumentError("Expected `completeWithChildren` to be a boolean");
+    }
+    this.#withChildren = options.completeWithChildren === true;
     this.#name = options.name === undefined ? "" : validateName(options.name);
     this.#meta = options.meta === undefined ? "" : encodeMeta(options.meta);
     this.#interval = validateDuration("interval", options.interval ?? DEFAULTS.interval);
@@ -125,6 +163,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
         `Expected \`heartbeat\` (${this.#heartbeat}) to be below \`retention\` (${this.#retention})`,
       );
     }
+    this.#redisOption = options.redis;
     this.#conn = acquireConnection(options.redis);
     this.#keys = scopeKeys(prefix, this.scope, this.#conn.cluster);
     this.#writers = writersKey(this.#keys, this.id);
@@ -150,6 +189,15 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** One job of a scope, or null. */
   static find(options: ScopeOptions & { id: string }): Promise<Job | null> {
     return find(options);
+  }
+
+  /**
+   * Asks the worker of a running job to stop (what the gateway's `cancel` does,
+   * for Node backends). Resolves once `cancel_requested_at` is stored.
+   * @throws NotFoundError for an unknown job, ConflictError for a job that has ended.
+   */
+  static requestCancel(options: ScopeOptions & { id: string }): Promise<CancelResult> {
+    return requestCancel(options);
   }
 
   /** Removes one job, or all jobs of the scope when `id` is omitted; resolves to the number removed. */
@@ -193,7 +241,31 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     return this.#rate;
   }
 
-  /** `running` until `finish()` or `fail()`. */
+  /**
+   * Aborts when a cancel of this job was requested (or of its parent, for a
+   * child). The request reaches the worker with the reply to its next write:
+   * within one `interval` while the percent moves, one `heartbeat` otherwise.
+   */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** True once a cancel was requested (see `signal`). */
+  get cancelRequested(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /** The parent job's id, or undefined for a job without a parent. */
+  get parent(): string | undefined {
+    return this.#parent === "" ? undefined : this.#parent;
+  }
+
+  /** This job's share of its parent. */
+  get weight(): number {
+    return this.#weight;
+  }
+
+  /** `running` until `finish()`, `fail()` or `cancel()`. */
   get status(): JobStatus {
     return this.#status;
   }
@@ -256,6 +328,39 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   fail(error?: unknown): Promise<void> {
     if (this.#ended === null) this.#error = errorMessage(error ?? "failed");
     return this.#end("failed");
+  }
+
+  /** Marks the job canceled (status `canceled`, `finished_at`); resolves when stored. Idempotent. */
+  cancel(): Promise<void> {
+    return this.#end("canceled");
+  }
+
+  /**
+   * Starts a child job of this one in the same scope, on the same connection
+   * and timings: each of its writes also moves this job's aggregate (percent,
+   * `fraction`, ETA), in the same script. A child that is not in this process
+   * is a tracker constructed with `parent: pace.id` (and `weight`).
+   */
+  child(options: ChildOptions): RedisProgress {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Expected an options object");
+    }
+    return new RedisProgress({
+      redis: this.#redisOption,
+      prefix: this.#prefix,
+      scope: this.scope,
+      total: options.total,
+      weight: options.weight,
+      name: options.name,
+      id: options.id,
+      meta: options.meta,
+      parent: this.id,
+      interval: this.#interval,
+      heartbeat: this.#heartbeat,
+      retention: this.#retention,
+      timeout: this.#timeout,
+      writeTimeout: this.#writeTimeout,
+    });
   }
 
   #recompute(): void {
@@ -357,6 +462,9 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
           this.#retention,
           publishCommand(this.#conn.cluster),
           RATE_SMOOTHING,
+          this.#parent,
+          this.#weight,
+          this.#withChildren ? "1" : "0",
         ],
       ),
       this.#writeTimeout,
@@ -367,11 +475,15 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
 
   #onReply(reply: unknown): void {
     if (!Array.isArray(reply)) return;
-    const [seq, , eta, rate] = reply as [number, string, number, string];
+    const [seq, cancel, eta, rate] = reply as [number, string, number, string];
     if (seq > this.#seq) this.#seq = seq;
     this.#eta = eta >= 0 ? new Date(eta) : null;
     this.#rate = rate === "" ? null : Number(rate);
     this.emit("write", { seq: this.#seq });
+    if (cancel !== "" && !this.#abort.signal.aborted && this.#status === "running") {
+      this.#abort.abort();
+      this.emit("cancel", { requestedAt: new Date(cancel) });
+    }
   }
 
   #armHeartbeat(): void {
@@ -397,7 +509,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#status = status;
     this.#nextBoundary = Infinity;
     this.#stopTimers();
-    const ended = this.#persist(`${status === "completed" ? "finish" : "fail"}()`);
+    const what = status === "completed" ? "finish()" : status === "failed" ? "fail()" : "cancel()";
+    const ended = this.#persist(what);
     this.#ended = ended.finally(() => this.#conn.release());
     return this.#ended;
   }

@@ -19,6 +19,7 @@ const SPECS = {
   write: { file: "write-3.lua", numberOfKeys: 3 },
   read: { file: "read-2.lua", numberOfKeys: 2 },
   remove: { file: "remove-2.lua", numberOfKeys: 2 },
+  cancel: { file: "cancel-2.lua", numberOfKeys: 2 },
 } as const satisfies Record<string, ScriptSpec>;
 
 export type ScriptName = keyof typeof SPECS;

@@ -1,7 +1,7 @@
 /** Boundary checks of the tracker's options and arguments: each throws a typed error naming the value. */
 import { InvalidArgumentError } from "../errors/invalid-argument-error";
 import type { JsonObject } from "../job";
-import { MAX_META_BYTES, MAX_TOTAL } from "./options";
+import { MAX_META_BYTES, MAX_TOTAL, MAX_WEIGHT } from "./options";
 
 function show(value: unknown): string {
   if (
@@ -22,6 +22,21 @@ export function validateCount(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > MAX_TOTAL) {
     throw new InvalidArgumentError(
       `Expected \`${name}\` to be a non-negative integer up to 10^14, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A child's weight: a positive integer up to MAX_WEIGHT. */
+export function validateWeight(value: unknown): number {
+  if (
+    typeof value !== "number" ||
+    !Number.isSafeInteger(value) ||
+    value < 1 ||
+    value > MAX_WEIGHT
+  ) {
+    throw new InvalidArgumentError(
+      `Expected \`weight\` to be a positive integer up to ${MAX_WEIGHT}, got ${show(value)}`,
     );
   }
   return value;

@@ -8,7 +8,9 @@
   split_meta(raw)                  -> decoded job table, raw meta JSON text or nil
   encode_job(job, meta_raw)        -> JSON text; meta is spliced in verbatim so it
                                       round-trips exactly (cjson would turn [] into
-                                      {} and round numbers to 14 digits)
+                                      {} and round numbers to 14 digits); a parent's
+                                      `fraction` and `children` are written by hand
+                                      with every digit (their sums need up to 16)
   prune(hash, expiry, scope, publish_cmd, now)
                                    -> removes jobs whose retention ran out and
                                       publishes them as null; returns how many
@@ -65,19 +67,48 @@ local function split_meta(raw)
   local ok, job = pcall(cjson.decode, raw)
   if not ok or type(job) ~= 'table' or type(job.seq) ~= 'number' then return nil, nil end
   local meta_raw = nil
-  -- encode_job always writes meta last; before it only cjson-encoded values stand,
-  -- whose strings escape quotes, so the first unescaped mark is the key.
+  -- encode_job always writes meta last; before it only cjson-encoded values and
+  -- the hand-written numbers of `fraction` and `children` stand, whose strings
+  -- escape quotes, so the first unescaped mark is the key.
   local at = string.find(raw, META_MARK, 1, true)
   if at then meta_raw = string.sub(raw, at + #META_MARK, -2) end
   job.meta = nil
   return job, meta_raw
 end
 
-local function encode_job(job, meta_raw)
-  local text = cjson.encode(job)
-  if meta_raw and meta_raw ~= '' then
-    text = string.sub(text, 1, -2) .. META_MARK .. meta_raw .. '}'
+-- A number as JSON with every digit: integers below 2^53 exactly, others with
+-- 17 significant digits (which a JSON reader parses back to the same double).
+local function exact_number(x)
+  if x ~= x or x == math.huge or x == -math.huge then return '0' end
+  if x == math.floor(x) and math.abs(x) < 9007199254740992 then
+    return string.format('%.0f', x)
   end
+  return string.format('%.17g', x)
+end
+
+-- The fields of a parent's `children` object, in the order they are written.
+local CHILDREN_FIELDS = { 'total', 'completed', 'failed', 'canceled', 'weight', 'progress',
+  'ema_dp', 'ema_dt', 'sample_at', 'sample_progress' }
+
+local function encode_children(c)
+  local parts = {}
+  for _, name in ipairs(CHILDREN_FIELDS) do
+    local v = tonumber(c[name])
+    if v then parts[#parts + 1] = '"' .. name .. '":' .. exact_number(v) end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+local function encode_job(job, meta_raw)
+  local children, fraction = job.children, job.fraction
+  job.children, job.fraction = nil, nil
+  local text = cjson.encode(job)
+  job.children, job.fraction = children, fraction
+  local tail = ''
+  if type(fraction) == 'number' then tail = tail .. ',"fraction":' .. exact_number(fraction) end
+  if type(children) == 'table' then tail = tail .. ',"children":' .. encode_children(children) end
+  if meta_raw and meta_raw ~= '' then tail = tail .. META_MARK .. meta_raw end
+  if tail ~= '' then text = string.sub(text, 1, -2) .. tail .. '}' end
   return text
 end
 

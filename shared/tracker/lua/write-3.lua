@@ -1,5 +1,6 @@
 --[[
-  write-3.lua: store one tracker's view of a job, atomically.
+  write-3.lua: store one tracker's view of a job, atomically, and roll it up
+  into its parent when it is a child job.
 
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
@@ -21,6 +22,11 @@
   ARGV[14] retention in ms
   ARGV[15] publish command: PUBLISH, or SPUBLISH in cluster mode
   ARGV[16] EMA smoothing factor for the rate (0.3)
+  ARGV[17] parent job id, or "" (optional; a stored `parent` wins)
+  ARGV[18] weight of this child in its parent, a positive integer (optional, 1;
+           the weight stored at the child's first roll-up wins)
+  ARGV[19] "1" when this job (a parent) completes by itself once its children
+           have ended (optional)
 
   Effects: applies the count delta (own count minus what was last applied from
   this tracker, so a retried write never counts twice), recomputes percent, rate
@@ -30,8 +36,24 @@
   When the job is missing (Redis restarted, evicted, flushed) it is recreated
   from the tracker's view: count = own count, seq = last seen + 1.
 
+  Roll-up (a child: the job has a parent that exists in the same hash): the
+  parent's `children` object keeps, as integers, the number of children, how
+  many completed/failed/were canceled, the sum of their weights and `progress`
+  = sum of weight * fraction in parts per billion (ppb). The child keeps the
+  ppb last added (`parent_ppb`), so each write adds weight * (new - old): O(1),
+  exact, and no update is lost because it all happens in this one script. The
+  parent's `percent`, `fraction` and ETA (an EMA of its progress) follow; its
+  seq is bumped and child and parent go out in ONE message
+  {"scope":..., "jobs": {child: value, parent: value}}. A parent asked to
+  complete with its children (ARGV[19] on its own writes) ends when at least
+  `total` children have rolled up and all of them have ended: `completed`, or
+  `failed` ("1 of 3 children failed"), or `canceled`. A cancel requested on the
+  parent is copied onto its running children as they write. When the parent
+  does not exist, the child is stored with its link and rolls up on a later
+  write once the parent exists.
+
   Returns: { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
-             rate as a string or "" }
+             rate as a string or "", status as stored }
 ]]
 local hash, expiry, writers = KEYS[1], KEYS[2], KEYS[3]
 local scope, id, tid = ARGV[1], ARGV[2], ARGV[3]
@@ -41,12 +63,101 @@ local last_seen = tonumber(ARGV[8])
 local status = ARGV[9]
 local heartbeat, retention = tonumber(ARGV[13]), tonumber(ARGV[14])
 local publish_cmd, alpha = ARGV[15], tonumber(ARGV[16])
+local parent_arg, weight_arg = ARGV[17] or '', tonumber(ARGV[18]) or 1
+local with_children = ARGV[19] == '1'
+
+local PPB = 1000000000
+
+-- floor(a / b) for non-negative integers below 2^53, corrected for the
+-- division's rounding.
+local function div_floor(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+  return q
+end
+
+-- A job's fraction in parts per billion, rounded down so that a parent never
+-- runs ahead of its children. floor(count * 1e9 / total) by long division,
+-- one decimal digit at a time, so every step stays an exact integer (count <
+-- total < 10^14).
+local function ppb(j)
+  local t, c = tonumber(j.total) or 0, tonumber(j.count) or 0
+  if j.status == 'completed' or t <= 0 or c >= t then return PPB end
+  if c <= 0 then return 0 end
+  local q, r = 0, c
+  for _ = 1, 9 do
+    r = r * 10
+    local d = div_floor(r, t)
+    q, r = q * 10 + d, r - d * t
+  end
+  return q
+end
+
+local function has_children(j)
+  local c = j.children
+  return type(c) == 'table' and (tonumber(c.total) or 0) > 0 and (tonumber(c.weight) or 0) > 0
+end
+
+-- Ends a parent that completes with its children once they all have ended.
+local function settle(p, now)
+  if p.status ~= 'running' or p.complete_with_children ~= true or not has_children(p) then return end
+  local c = p.children
+  local n = c.total
+  if n < (tonumber(p.total) or 0) or c.completed + c.failed + c.canceled < n then return end
+  if c.failed > 0 then
+    p.status = 'failed'
+    p.error = string.format('%d of %d children failed', c.failed, n)
+  elseif c.canceled > 0 then
+    p.status = 'canceled'
+  else
+    p.status = 'completed'
+  end
+  p.finished_at = iso(now)
+end
+
+-- A parent's percent and fraction from its children; returns its ETA in ms
+-- (-1 when unknown), or nil when it has no children.
+local function apply_children(p, now)
+  if not has_children(p) then return nil end
+  local c = p.children
+  local full = c.weight * PPB
+  p.fraction = c.progress / full
+  if p.status == 'completed' then
+    p.percent = 100
+  else
+    p.percent = math.min(100, math.max(0, div_floor(math.max(0, c.progress), c.weight * 10000000)))
+  end
+  local left = full - c.progress
+  if left <= 0 then return now end
+  if c.ema_dp and c.ema_dt and c.ema_dp > 0 and c.ema_dt > 0 then
+    return now + math.ceil(left * c.ema_dt / c.ema_dp)
+  end
+  return -1
+end
+
+-- Sets finished_at and estimated_finished_at; returns the ETA in ms.
+local function finish_times(j, now, eta_ms)
+  if j.status ~= 'running' then
+    if not j.finished_at or j.finished_at == cjson.null then j.finished_at = j.updated_at end
+    j.estimated_finished_at = j.finished_at
+    return parse_iso(j.finished_at) or now
+  end
+  j.finished_at = cjson.null
+  if eta_ms >= 0 then j.estimated_finished_at = iso(eta_ms) else j.estimated_finished_at = cjson.null end
+  return eta_ms
+end
 
 local now = now_ms()
 prune(hash, expiry, scope, publish_cmd, now)
 
 local old, meta_raw = split_meta(redis.call('HGET', hash, id))
 if ARGV[11] ~= '' then meta_raw = ARGV[11] end
+-- Captured before `job = old` below mutates the same table.
+local was_status, was_ppb, was_weight, was_parent = nil, nil, nil, nil
+if old then
+  was_status, was_ppb = old.status, tonumber(old.parent_ppb)
+  was_weight, was_parent = tonumber(old.weight), old.parent
+end
 
 local job
 local w = redis.call('HMGET', writers, tid, '~dn', '~dt')
@@ -90,6 +201,7 @@ job.updated_at = iso(now)
 if ARGV[10] ~= '' then job.name = ARGV[10] end
 if ARGV[12] ~= '' then job.error = ARGV[12] end
 if job.error_count == 0 then job.error_count = nil end
+if with_children then job.complete_with_children = true end
 
 local percent
 if total <= 0 then
@@ -104,19 +216,82 @@ local rate = nil
 if ema_dn and ema_dt and ema_dt > 0 then rate = ema_dn * 1000 / ema_dt end
 job.rate = rate
 
-local eta_ms = -1
-if status ~= 'running' then
-  if not job.finished_at or job.finished_at == cjson.null then job.finished_at = job.updated_at end
-  job.estimated_finished_at = job.finished_at
-  eta_ms = parse_iso(job.finished_at) or now
-else
-  job.finished_at = cjson.null
+-- A parent's own write: it may complete with its children; its percent and ETA
+-- come from them.
+settle(job, now)
+local eta_ms = apply_children(job, now)
+if eta_ms == nil then
+  eta_ms = -1
   if job.count >= total then
     eta_ms = now
   elseif rate and rate > 0 then
     eta_ms = now + math.ceil((total - job.count) / rate * 1000)
   end
-  if eta_ms >= 0 then job.estimated_finished_at = iso(eta_ms) else job.estimated_finished_at = cjson.null end
+end
+eta_ms = finish_times(job, now, eta_ms)
+
+-- Roll-up into the parent.
+local parent_id = was_parent
+if type(parent_id) ~= 'string' then parent_id = parent_arg end
+local pvalue = nil
+local parent_cancel = ''
+if parent_id ~= '' and parent_id ~= id then
+  local weight = was_weight or weight_arg
+  job.parent, job.weight = parent_id, weight
+  local p, pmeta = split_meta(redis.call('HGET', hash, parent_id))
+  if p then
+    local now_ppb = ppb(job)
+    local c = p.children
+    if type(c) ~= 'table' then
+      c = { total = 0, completed = 0, failed = 0, canceled = 0, weight = 0, progress = 0 }
+      p.children = c
+    end
+    if was_ppb then
+      c.progress = c.progress + weight * (now_ppb - was_ppb)
+      if was_status == 'running' and job.status ~= 'running' then
+        c[job.status] = (c[job.status] or 0) + 1
+      end
+    else
+      -- The child's first roll-up registers it.
+      c.total = c.total + 1
+      c.weight = c.weight + weight
+      c.progress = c.progress + weight * now_ppb
+      if job.status ~= 'running' then c[job.status] = (c[job.status] or 0) + 1 end
+    end
+    job.parent_ppb = now_ppb
+    -- The parent's ETA: tqdm's EMA over its progress and time deltas.
+    if c.sample_at then
+      local dt, dp = now - c.sample_at, c.progress - c.sample_progress
+      if dt > 0 then
+        if dp < 0 then dp = 0 end
+        if c.ema_dp and c.ema_dt then
+          c.ema_dp = alpha * dp + (1 - alpha) * c.ema_dp
+          c.ema_dt = alpha * dt + (1 - alpha) * c.ema_dt
+        elseif dp > 0 then
+          c.ema_dp, c.ema_dt = dp, dt
+        end
+        c.sample_at, c.sample_progress = now, c.progress
+      end
+    else
+      c.sample_at, c.sample_progress = now, c.progress
+    end
+    p.seq = p.seq + 1
+    -- Children writing keep the parent alive for readers (not stalled).
+    p.updated_at = iso(now)
+    settle(p, now)
+    local peta = apply_children(p, now)
+    finish_times(p, now, peta or -1)
+    if p.status == 'running' and type(p.cancel_requested_at) == 'string' then
+      parent_cancel = p.cancel_requested_at
+    end
+    pvalue = encode_job(p, pmeta)
+    redis.call('HSET', hash, parent_id, pvalue)
+    redis.call('ZADD', expiry, now + retention, parent_id)
+  end
+end
+-- A cancel of the parent reaches its running children.
+if parent_cancel ~= '' and job.status == 'running' and type(job.cancel_requested_at) ~= 'string' then
+  job.cancel_requested_at = parent_cancel
 end
 
 local value = encode_job(job, meta_raw)
@@ -130,10 +305,12 @@ else
   redis.call('HSET', writers, tid, own .. ',' .. own_err)
 end
 redis.call('PEXPIRE', writers, retention)
-redis.call(publish_cmd, hash, '{"scope":' .. cjson.encode(scope) .. ',"jobs":{' .. cjson.encode(id) .. ':' .. value .. '}}')
+local entries = cjson.encode(id) .. ':' .. value
+if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
+redis.call(publish_cmd, hash, '{"scope":' .. cjson.encode(scope) .. ',"jobs":{' .. entries .. '}}')
 
 local cancel = job.cancel_requested_at
 if type(cancel) ~= 'string' then cancel = '' end
 local rate_text = ''
 if rate then rate_text = tostring(rate) end
-return { job.seq, cancel, eta_ms, rate_text }
+return { job.seq, cancel, eta_ms, rate_text, job.status }
