@@ -6,7 +6,7 @@
  * workers that write through any node.
  */
 import type { Cluster } from "ioredis";
-import { RedisProgress } from "../../shared";
+import { RedisProgress, requestCancel } from "../../shared";
 import { scopeKeys, writersKey } from "../../shared/keys";
 import { signScopeToken } from "../../server";
 import { keySlot } from "../../server/cluster-slot";
@@ -113,6 +113,26 @@ test("the tracker takes cluster seeds as a URL array, a comma-separated string o
   const client = cluster.cluster();
   expect(await client.exists("resque:pace:{seeds:forms}")).toBe(1);
   expect(await client.exists("resque:pace:seeds:forms")).toBe(0);
+});
+
+test("child roll-up and cancel run in one slot too", async () => {
+  const client = cluster.cluster();
+  const scope = "rollup:1";
+  const parent = await RedisProgress.start({ redis: client, scope, total: 2, id: "parent" });
+  const done = parent.child({ total: 4, id: "child-a" });
+  const running = parent.child({ total: 4, id: "child-b" });
+  await Promise.all([done.ready, running.ready]);
+  done.tick(4);
+  await done.finish();
+  const jobs = await RedisProgress.jobs({ redis: client, scope });
+  expect(jobs.parent?.percent).toBe(50);
+
+  await requestCancel({ redis: client, scope, id: "child-b" });
+  running.tick(1);
+  await running.flush();
+  expect(running.signal.aborted).toBe(true);
+  await running.cancel();
+  await parent.finish();
 });
 
 test("48 scopes spread over the three masters; clients on either gateway get every worker's updates", async () => {
