@@ -165,6 +165,11 @@ export class DemoWorkers {
     let done = 0;
     while (done < total && !this.#stopped) {
       await this.#sleep(between(profile.delay));
+      // Cancelled from the dashboard: stop here, as a real worker would.
+      if (pace.signal.aborted) {
+        await pace.cancel();
+        return;
+      }
       const n = Math.min(between(profile.step), total - done);
       done += n;
       pace.tick(n);

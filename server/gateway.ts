@@ -18,6 +18,7 @@ import { defaultRedisSource, isCluster, openClient } from "../shared/tracker/con
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
+import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
 import { Fanout } from "./fanout";
 import { createRouter } from "./http";
@@ -199,6 +200,16 @@ export class Gateway {
       connectedSockets: () => this.io.of("/").sockets.size,
       liveScopes: () => this.#subscriptions.size,
     });
+    const cancel = new CancelService({
+      redis: this.#redis,
+      prefix: this.prefix,
+      cluster: this.#cluster,
+      timeout: this.#redisTimeout,
+      limits: this.#limits,
+      registry: this.metrics.registry,
+      logger: this.logger,
+    });
+    const verify = (token: unknown) => verifyToken(token, this.#key, this.#clockTolerance);
     this.router = createRouter({
       healthy: () => this.healthy(),
       metrics: async () => ({
@@ -209,16 +220,19 @@ export class Gateway {
       jobs: (scope) => this.#jobs(scope),
       origins: this.#origins,
       logger: this.logger,
-      extra: demo
-        ? (router) =>
-            demoTokenRoute(router, {
-              sign: (scopes, ttl) =>
-                signScopeToken({ secret: this.#key, scopes, ttl, sub: "demo" }),
-              scopes: demo.scopes,
-              ttl: demo.tokenTtl,
-              origins: this.#origins,
-            })
-        : undefined,
+      extra: (router) => {
+        cancel.mount(router, verify);
+        if (demo) {
+          demoTokenRoute(router, {
+            // Demo tokens may cancel the demo's jobs too, so the dashboard shows the button.
+            sign: (scopes, ttl) =>
+              signScopeToken({ secret: this.#key, scopes, ttl, sub: "demo", cancel: scopes }),
+            scopes: demo.scopes,
+            ttl: demo.tokenTtl,
+            origins: this.#origins,
+          });
+        }
+      },
     });
     this.app = express();
     this.app.disable("x-powered-by");
@@ -263,6 +277,7 @@ export class Gateway {
       limits: this.#limits,
       metrics: this.metrics,
       logger: this.logger,
+      cancel,
     });
     this.io.use((socket, next) => handlers.authenticate(socket, next));
     this.io.on("connection", (socket) => handlers.connection(socket));

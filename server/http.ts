@@ -80,7 +80,7 @@ export function createRouter(deps: HttpDeps): Router {
       res.setHeader("Access-Control-Allow-Origin", origin);
       res.setHeader("Vary", "Origin");
       res.setHeader("Access-Control-Allow-Headers", "Authorization");
-      res.setHeader("Access-Control-Allow-Methods", "GET");
+      res.setHeader("Access-Control-Allow-Methods", "GET, POST");
     }
     if (req.method === "OPTIONS") {
       res.status(204).end();

@@ -18,9 +18,9 @@ import type {
   UnsubscribeAck,
 } from "../shared/events";
 import { grantsAllow } from "../shared/grants";
-import { validateJobId } from "../shared/keys";
 import { formatScope } from "../shared/scope";
 import type { TokenClaims } from "./auth";
+import { CancelService } from "./cancel";
 import type { Fanout } from "./fanout";
 import type { Bucket, SubscribeLimits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
@@ -52,6 +52,8 @@ export interface SocketHandlersOptions {
   limits: SubscribeLimits;
   metrics: GatewayMetrics;
   logger: BaseLogger;
+  /** Runs `cancel` requests; without it they are answered `unavailable`. */
+  cancel?: CancelService;
 }
 
 /** setTimeout's longest delay; a token living longer is re-armed. */
@@ -113,7 +115,7 @@ export class SocketHandlers {
       void this.#unsubscribe(socket, request, typeof ack === "function" ? ack : noop);
     });
     socket.on("cancel", (request, ack) => {
-      this.#cancel(socket, request, typeof ack === "function" ? ack : noop);
+      void this.#cancel(socket, request, typeof ack === "function" ? ack : noop);
     });
     socket.on("disconnecting", () => {
       clearTimeout(socket.data.expiry);
@@ -141,9 +143,15 @@ export class SocketHandlers {
     if (!this.#o.subscriptions.isLive(scope)) this.#o.fanout.drop(scope);
   }
 
-  #held(scope: string): SubscribeAck {
+  #held(socket: GatewaySocket, scope: string): SubscribeAck {
     this.#o.metrics.subscribes.inc({ result: "ok" });
-    return { ok: true, scope, jobs: this.#o.subscriptions.jobs(scope) ?? emptyMap() };
+    const ack: SubscribeAck = {
+      ok: true,
+      scope,
+      jobs: this.#o.subscriptions.jobs(scope) ?? emptyMap(),
+    };
+    if (this.#o.cancel && CancelService.allows(socket.data.claims, scope)) ack.can_cancel = true;
+    return ack;
   }
 
   async #subscribe(
@@ -182,12 +190,12 @@ export class SocketHandlers {
     if (inFlight !== undefined) {
       // A repeated request: answer it once the first one is settled.
       await inFlight.catch(noop);
-      if (socket.rooms.has(room)) ack(this.#held(scope));
+      if (socket.rooms.has(room)) ack(this.#held(socket, scope));
       else if (socket.connected) refuse("unavailable", "Redis did not answer; try again");
       return;
     }
     if (socket.rooms.has(room)) {
-      ack(this.#held(scope));
+      ack(this.#held(socket, scope));
       return;
     }
 
@@ -210,7 +218,7 @@ export class SocketHandlers {
     }
     // Joined and read in the same tick: no update can fall between the two.
     socket.join(room);
-    ack(this.#held(scope));
+    ack(this.#held(socket, scope));
   }
 
   async #unsubscribe(
@@ -235,25 +243,16 @@ export class SocketHandlers {
     ack({ ok: true });
   }
 
-  /** Cancel arrives with a later issue; until then the checks run and the answer is `unavailable`. */
-  #cancel(socket: GatewaySocket, request: unknown, ack: (response: CancelAck) => void): void {
-    let scope: string;
-    try {
-      scope = scopeOf(request);
-    } catch (error) {
-      ack(ackError("invalid_scope", (error as Error).message));
+  /** Checks and runs a cancel (see cancel.ts for the order of checks). */
+  async #cancel(
+    socket: GatewaySocket,
+    request: unknown,
+    ack: (response: CancelAck) => void,
+  ): Promise<void> {
+    if (this.#o.cancel === undefined) {
+      ack(ackError("unavailable", "This gateway does not run cancel requests"));
       return;
     }
-    try {
-      validateJobId((request as { id?: unknown }).id);
-    } catch (error) {
-      ack(ackError("invalid_argument", (error as Error).message));
-      return;
-    }
-    if (!grantsAllow(socket.data.claims.cancel, scope)) {
-      ack(ackError("forbidden", `The token does not grant cancelling in scope "${scope}"`));
-      return;
-    }
-    ack(ackError("unavailable", "This gateway does not support cancel yet"));
+    ack(await this.#o.cancel.handle(socket.data.claims, socket.data.bucket, request));
   }
 }

@@ -14,9 +14,14 @@ export interface AckError<C extends string = SubscribeErrorCode> {
   error: { code: C; message: string };
 }
 
-export type SubscribeAck = { ok: true; scope: string; jobs: JobMap } | AckError;
+/**
+ * `can_cancel` (added field) is present, `true`, when the token's `cancel` claim
+ * grants the scope, so that a dashboard shows cancel buttons only then.
+ */
+export type SubscribeAck = { ok: true; scope: string; jobs: JobMap; can_cancel?: true } | AckError;
 export type UnsubscribeAck = { ok: true } | AckError;
-export type CancelAck = { ok: true } | AckError<CancelErrorCode>;
+/** `cancel_requested_at` (added field): when the cancel was (first) requested. */
+export type CancelAck = { ok: true; cancel_requested_at?: string } | AckError<CancelErrorCode>;
 
 export interface ScopeRequest {
   scope: string;

@@ -13,6 +13,8 @@ export interface Fixture {
   waitForLine(line: string, timeout?: number): Promise<void>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** What the process printed on stdout so far. */
+  output(): string;
 }
 
 export function runFixture(file: string, env: Record<string, string>): Fixture {
@@ -34,6 +36,7 @@ export function runFixture(file: string, env: Record<string, string>): Fixture {
   return {
     child,
     exited,
+    output: () => out,
     waitForLine(line, timeout = 30_000) {
       return new Promise((resolve, reject) => {
         const deadline = setTimeout(() => {
