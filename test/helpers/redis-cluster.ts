@@ -52,12 +52,19 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-/** Ports p (and p + 10000 for the bus), all free, none reused within this process. */
+/**
+ * Ports p (and p + 10000 for the bus), all free, none reused within this
+ * process. Both stay below Linux's ephemeral range (32768+), where the OS picks
+ * the ports of other suites' servers (listen(0)) and of outgoing connections,
+ * which could otherwise take a port between our check and redis-server's bind.
+ */
 const handedOut = new Set<number>();
+const LOWEST = 10_000;
+const HIGHEST = 32_767 - BUS_OFFSET;
 async function freeClusterPorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   for (let attempt = 0; ports.length < count && attempt < 1000; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const port = LOWEST + Math.floor(Math.random() * (HIGHEST - LOWEST + 1));
     if (handedOut.has(port) || ports.includes(port)) continue;
     if ((await canBind(port)) && (await canBind(port + BUS_OFFSET))) {
       ports.push(port);
