@@ -2,7 +2,7 @@
  * Connection states and error codes the client reports, in one place.
  * Isomorphic: no DOM or Node imports.
  */
-import type { SubscribeErrorCode } from "../shared/events";
+import type { CancelErrorCode, SubscribeErrorCode } from "../shared/events";
 
 /**
  * Where the connection to the gateway stands.
@@ -15,9 +15,10 @@ export type ConnectionState = "connecting" | "connected" | "reconnecting" | "dis
 
 /**
  * Error codes surfaced on the client's `error` event: the subscribe ack codes of
- * DESIGN.md, plus `unauthorized` (the handshake was refused or no token could be had).
+ * DESIGN.md, plus `unauthorized` (the handshake was refused or no token could be had);
+ * and those a rejected `cancel()` carries (`not_found`, `conflict`, `invalid_argument`).
  */
-export type ClientErrorCode = SubscribeErrorCode | "unauthorized";
+export type ClientErrorCode = SubscribeErrorCode | CancelErrorCode | "unauthorized";
 
 /** Subscribe errors that are worth retrying after a delay; the others are final. */
 export const RETRYABLE_CODES: readonly ClientErrorCode[] = ["unavailable", "rate_limited"];
@@ -28,6 +29,9 @@ const CODES: readonly string[] = [
   "rate_limited",
   "unavailable",
   "unauthorized",
+  "not_found",
+  "conflict",
+  "invalid_argument",
 ];
 
 /** Narrows a code received from the gateway; anything unknown is reported as `unavailable`. */

@@ -9,6 +9,7 @@ import { io, type Socket } from "socket.io-client";
 import { Emitter } from "../shared/emitter";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
 import type { JobMap, ProgressMessage } from "../shared/job";
+import { validateJobId } from "../shared/keys";
 import { formatScope, type ScopeInput } from "../shared/scope";
 import {
   RETRYABLE_CODES,
@@ -111,6 +112,43 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
   /** True once the scope's snapshot has arrived. */
   loaded(scope: ScopeInput): boolean {
     return this.#subs.get(formatScope(scope))?.loaded ?? false;
+  }
+
+  /**
+   * True when the gateway said this client's token may cancel jobs of a watched
+   * scope (the subscribe ack's `can_cancel`); false until the scope is loaded.
+   */
+  canCancel(scope: ScopeInput): boolean {
+    return this.#subs.get(formatScope(scope))?.canCancel ?? false;
+  }
+
+  /**
+   * Asks the worker of a running job to stop (needs the token's `cancel` claim).
+   * Resolves with `cancel_requested_at` once it is stored; the job's value then
+   * shows it, and its status becomes `canceled` when the worker has stopped.
+   * @throws InvalidScopeError / InvalidArgumentError before anything is sent.
+   * @returns rejects with a ProgressClientError: `forbidden`, `not_found`,
+   *   `conflict` (the job has ended), `rate_limited` or `unavailable`.
+   */
+  cancel(scope: ScopeInput, id: string): Promise<string | undefined> {
+    const name = formatScope(scope);
+    validateJobId(id);
+    return new Promise((resolve, reject) => {
+      const fail = (code: ClientErrorCode, text: string) =>
+        reject(new ProgressClientError(code, `Cannot cancel ${id} in ${name}: ${text}`, name));
+      if (!this.#socket.connected) {
+        fail("unavailable", "not connected");
+        return;
+      }
+      this.#socket
+        .timeout(this.#options.ackTimeout)
+        .emit("cancel", { scope: name, id }, (err, ack) => {
+          if (err) fail("unavailable", `no answer within ${this.#options.ackTimeout} ms`);
+          else if (typeof ack !== "object" || ack === null) fail("unavailable", "malformed ack");
+          else if (ack.ok) resolve(ack.cancel_requested_at);
+          else fail(toClientErrorCode(ack.error?.code), ack.error?.message ?? "refused");
+        });
+    });
   }
 
   /** The last error of a watched scope's subscription, cleared when a subscribe succeeds. */
@@ -240,6 +278,7 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
           sub.abandon();
           this.#fail(sub, "unavailable", "The gateway sent a malformed subscribe ack");
         } else if (ack.ok) {
+          sub.canCancel = ack.can_cancel === true;
           sub.settle(ack.jobs ?? {}, this.now());
         } else {
           sub.abandon();

@@ -41,6 +41,8 @@ export class Subscription {
   /** Consecutive retryable failures, for the backoff. */
   failures = 0;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** True when the last subscribe ack said the token may cancel this scope's jobs. */
+  canCancel = false;
 
   readonly #store = new JobStore();
   readonly #stalled = new Set<string>();

@@ -4,13 +4,20 @@
  * through CSSOM, so it works under a strict Content-Security-Policy.
  *
  *   li.rp-job[data-status]
- *     div.rp-head     span.rp-name, span.rp-state, span.rp-actions (room for a cancel button)
+ *     div.rp-head     span.rp-name, span.rp-state,
+ *                     span.rp-actions > button.rp-cancel, span.rp-action-error
  *     div.rp-bar[role=progressbar]   div.rp-fill (width from --rp-fraction)
- *     div.rp-meta     span.rp-percent, span.rp-count, span.rp-time
+ *     div.rp-meta     span.rp-percent, span.rp-count, button.rp-toggle[aria-expanded], span.rp-time
  *     p.rp-error
- *     ul.rp-children  (child jobs, nested under their parent)
+ *     ul.rp-children  (child jobs, nested under their parent; collapsed until the toggle opens it)
+ *
+ * The cancel button shows only when the gateway said the token may cancel
+ * (the subscribe ack's `can_cancel`) and the job is running with no request
+ * yet; the state then reads "Running · cancel requested…" until the worker
+ * stops and the status becomes "Canceled".
  */
 import type { JobValue } from "../../shared/job";
+import type { ProgressClientError } from "../progress-client-error";
 import { ago, formatCount, timeLeft } from "./format";
 import { fill, type Labels } from "./labels";
 import { barFraction, motionHorizon, trueFraction } from "./motion";
@@ -21,7 +28,14 @@ export interface RowContext {
   locale: string | undefined;
   /** The tracker's write interval the motion assumes (ms). */
   interval: number;
+  /** True when the list's client may cancel its scope's jobs. */
+  canCancel?: () => boolean;
+  /** Sends a cancel request for a job of the list's scope. */
+  cancel?: (id: string) => Promise<unknown>;
 }
+
+/** Codes whose words (`labels.errors`) complete "Could not cancel: …". */
+const CANCEL_REASONS = new Set(["not_found", "conflict", "invalid_argument"]);
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -40,7 +54,7 @@ function setText(node: Element, text: string): void {
 
 export class JobRow {
   readonly element: HTMLLIElement;
-  /** Holds per-job controls (a cancel button, later). */
+  /** Holds per-job controls (the cancel button). */
   readonly actions: HTMLSpanElement;
   /** Holds the rows of this job's child jobs. */
   readonly children: HTMLUListElement;
@@ -54,6 +68,12 @@ export class JobRow {
   readonly #time: HTMLSpanElement;
   readonly #error: HTMLParagraphElement;
   #job: JobValue;
+  #cancelButton: HTMLButtonElement | undefined;
+  #cancelError: HTMLSpanElement | undefined;
+  /** A cancel request is on its way, or was accepted (before the value shows it). */
+  #canceling: "idle" | "sending" | "sent" = "idle";
+  #toggle: HTMLButtonElement | undefined;
+  #expanded = false;
   #receivedAt = 0;
   #horizon = 0;
   #shown = -1;
@@ -78,6 +98,8 @@ export class JobRow {
     this.#time = el("span", "rp-time", meta);
     this.#error = el("p", "rp-error", li);
     this.children = el("ul", "rp-children", li);
+    // Children are collapsed by default; the toggle shows their counts.
+    this.children.hidden = true;
   }
 
   /** The job as last rendered. */
@@ -95,19 +117,10 @@ export class JobRow {
     this.#job = job;
     if (fresh) this.#receivedAt = localNow;
     this.#horizon = motionHorizon(job, this.#ctx.interval);
-    const status = job.stalled === true ? "stalled" : job.status;
-    const li = this.element;
-    if (li.dataset.status !== status) li.dataset.status = status;
-    li.classList.toggle("rp-cancel-requested", job.cancel_requested_at !== undefined);
-
+    this.#showState();
     const name = job.name || fill(labels.untitled, { id: job.id.slice(0, 8) });
     setText(this.#name, name);
     this.#name.title = name;
-    const cancel =
-      job.cancel_requested_at !== undefined && job.status === "running"
-        ? ` · ${labels.cancelRequested}`
-        : "";
-    setText(this.#state, labels[status] + cancel);
 
     const percent = job.status === "completed" ? 100 : Math.round(job.percent);
     this.#bar.setAttribute("aria-valuenow", String(percent));
@@ -118,7 +131,10 @@ export class JobRow {
     const error = job.status === "failed" ? (job.error ?? "") : "";
     setText(this.#error, error);
     this.#error.hidden = error === "";
+    // A parent's own count says little; its toggle shows its children's.
+    this.#count.hidden = job.children !== undefined && job.children.total > 0;
 
+    this.refreshActions();
     this.snap();
     this.tick(serverNow);
   }
@@ -152,6 +168,127 @@ export class JobRow {
       text = timeLeft(Date.parse(job.estimated_finished_at) - serverNow, labels, locale);
     }
     setText(this.#time, text);
+  }
+
+  /** The status badge and data-status; "Running · cancel requested…" once a cancel was asked. */
+  #showState(): void {
+    const job = this.#job;
+    const { labels } = this.#ctx;
+    const status = job.stalled === true ? "stalled" : job.status;
+    const li = this.element;
+    if (li.dataset.status !== status) li.dataset.status = status;
+    const requested = job.cancel_requested_at !== undefined || this.#canceling === "sent";
+    li.classList.toggle("rp-cancel-requested", requested);
+    const cancel = requested && job.status === "running" ? ` · ${labels.cancelRequested}` : "";
+    setText(this.#state, labels[status] + cancel);
+  }
+
+  /** Shows or hides the cancel button for the job's state and the client's grant. */
+  refreshActions(): void {
+    const job = this.#job;
+    const show =
+      this.#ctx.canCancel?.() === true &&
+      this.#ctx.cancel !== undefined &&
+      job.status === "running" &&
+      job.cancel_requested_at === undefined &&
+      this.#canceling !== "sent";
+    if (!show) {
+      this.#cancelButton?.remove();
+      this.#cancelButton = undefined;
+      if (job.status !== "running") this.#showCancelError("");
+      return;
+    }
+    const { labels } = this.#ctx;
+    let button = this.#cancelButton;
+    if (button === undefined) {
+      button = this.#cancelButton = document.createElement("button");
+      button.type = "button";
+      button.className = "rp-cancel";
+      button.addEventListener("click", () => this.#sendCancel());
+      this.actions.prepend(button);
+    }
+    const sending = this.#canceling === "sending";
+    button.disabled = sending;
+    setText(button, sending ? labels.canceling : labels.cancel);
+    const name = job.name || fill(labels.untitled, { id: job.id.slice(0, 8) });
+    button.setAttribute("aria-label", fill(labels.cancelJob, { name }));
+  }
+
+  /**
+   * Shows the counts of this job's children on the toggle that opens them
+   * (from the parent's `children` aggregate when it has one, else from the
+   * child rows present); no toggle without children.
+   */
+  setChildren(children: readonly JobValue[]): void {
+    const summary = this.#job.children;
+    let total = children.length;
+    let done = children.filter((c) => c.status !== "running").length;
+    let failed = children.filter((c) => c.status === "failed").length;
+    if (summary !== undefined && summary.total > 0) {
+      total = summary.total;
+      done = summary.completed + summary.failed + summary.canceled;
+      failed = summary.failed;
+    }
+    if (total === 0 && children.length === 0) {
+      this.#toggle?.remove();
+      this.#toggle = undefined;
+      return;
+    }
+    const { labels } = this.#ctx;
+    let toggle = this.#toggle;
+    if (toggle === undefined) {
+      toggle = this.#toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "rp-toggle";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.addEventListener("click", () => {
+        this.#expanded = !this.#expanded;
+        this.children.hidden = !this.#expanded;
+        this.#toggle?.setAttribute("aria-expanded", String(this.#expanded));
+      });
+      this.#count.after(toggle);
+    }
+    let text = fill(labels.childrenDone, { done: String(done), total: String(total) });
+    if (failed > 0) text += ` · ${fill(labels.childrenFailed, { failed: String(failed) })}`;
+    setText(toggle, text);
+  }
+
+  #sendCancel(): void {
+    const send = this.#ctx.cancel;
+    if (send === undefined || this.#canceling !== "idle") return;
+    this.#canceling = "sending";
+    this.#showCancelError("");
+    this.refreshActions();
+    send(this.#job.id).then(
+      () => {
+        this.#canceling = "sent";
+        // Shows "cancel requested…" now; the job's value confirms it shortly.
+        this.#showState();
+        this.refreshActions();
+      },
+      (error: unknown) => {
+        this.#canceling = "idle";
+        const e = error as Partial<ProgressClientError>;
+        const { labels } = this.#ctx;
+        const reason =
+          typeof e.code === "string" && CANCEL_REASONS.has(e.code)
+            ? labels.errors[e.code]
+            : (e.message ?? String(error));
+        this.#showCancelError(fill(labels.cancelFailed, { reason }));
+        this.refreshActions();
+      },
+    );
+  }
+
+  #showCancelError(text: string): void {
+    if (text === "") {
+      this.#cancelError?.remove();
+      this.#cancelError = undefined;
+      return;
+    }
+    const span = (this.#cancelError ??= el("span", "rp-action-error", this.actions));
+    span.setAttribute("role", "alert");
+    setText(span, text);
   }
 
   #draw(fraction: number): void {

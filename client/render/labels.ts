@@ -13,6 +13,18 @@ export interface Labels {
   stalled: string;
   /** Shown beside the status of a running job whose cancel was requested. */
   cancelRequested: string;
+  /** The cancel button of a running job (shown when the token may cancel). */
+  cancel: string;
+  /** The cancel button's accessible name; `{name}` is the job's name. */
+  cancelJob: string;
+  /** The cancel button while the request is on its way. */
+  canceling: string;
+  /** Shown when a cancel request was refused; `{reason}` is the error's words. */
+  cancelFailed: string;
+  /** A parent's children, on the button that shows or hides them. */
+  childrenDone: string;
+  /** Added to `childrenDone` when some children failed. */
+  childrenFailed: string;
   /** Name of a job written without one; `{id}` is its id's first 8 characters. */
   untitled: string;
   loading: string;
@@ -37,7 +49,13 @@ export const DEFAULT_LABELS: Labels = {
   failed: "Failed",
   canceled: "Canceled",
   stalled: "Stalled",
-  cancelRequested: "cancel requested",
+  cancelRequested: "cancel requested…",
+  cancel: "Cancel",
+  cancelJob: "Cancel {name}",
+  canceling: "Cancelling…",
+  cancelFailed: "Could not cancel: {reason}",
+  childrenDone: "{done} of {total} done",
+  childrenFailed: "{failed} failed",
   untitled: "Job {id}",
   loading: "Loading jobs…",
   empty: "No jobs in {scope} yet.",
@@ -59,6 +77,9 @@ export const DEFAULT_LABELS: Labels = {
     rate_limited: "Too many subscriptions; retrying {scope} shortly…",
     unavailable: "The progress service is unavailable; retrying…",
     unauthorized: "The progress service refused the token (unauthorized).",
+    not_found: "the job no longer exists.",
+    conflict: "the job has already ended.",
+    invalid_argument: "the request was invalid.",
   },
 };
 

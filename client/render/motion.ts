@@ -14,9 +14,14 @@ import type { JobValue } from "../../shared/job";
 /** A running bar never shows more than this before the job says it is complete. */
 export const MAX_RUNNING_FRACTION = 0.99;
 
-/** The stored truth: count / total (1 for a completed job or a total of 0). */
+/**
+ * The stored truth: count / total (1 for a completed job or a total of 0); for
+ * a parent, the exact `fraction` of its children.
+ */
 export function trueFraction(job: JobValue): number {
-  if (job.status === "completed" || job.total <= 0) return 1;
+  if (job.status === "completed") return 1;
+  if (typeof job.fraction === "number") return Math.min(1, Math.max(0, job.fraction));
+  if (job.total <= 0) return 1;
   return Math.min(1, Math.max(0, job.count / job.total));
 }
 
@@ -31,7 +36,8 @@ export function nextBoundary(job: JobValue): number {
  */
 export function motionHorizon(job: JobValue, interval: number): number {
   const rate = job.rate;
-  if (job.status !== "running" || job.stalled === true) return 0;
+  // A parent moves with its children's updates, not at a rate of its own.
+  if (job.status !== "running" || job.stalled === true || job.children !== undefined) return 0;
   if (rate === undefined || !(rate > 0) || job.total <= 0 || job.count >= job.total) return 0;
   const toBoundary = ((nextBoundary(job) - job.count) / rate) * 1000;
   return Math.max(interval, toBoundary);

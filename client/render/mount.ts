@@ -6,6 +6,10 @@
  *     p.rp-banner[role=status]   connection state or this scope's error
  *     p.rp-empty                 shown once loaded with no job
  *     ul.rp-list                 one JobRow per top-level job; children nested in their parent's row
+ *
+ * Rows get a cancel button when the gateway said the client's token may cancel
+ * this scope's jobs (`client.canCancel(scope)`), and parents a toggle with their
+ * children's counts ("2 of 3 done"); children start collapsed.
  */
 import type { JobMap, JobValue } from "../../shared/job";
 import { formatScope, type ScopeInput } from "../../shared/scope";
@@ -78,6 +82,8 @@ export function mountProgress(element: Element, options: MountOptions): () => vo
     labels,
     locale: options.locale ?? "en",
     interval: options.interval ?? 2000,
+    canCancel: () => client.canCancel(scope),
+    cancel: (id) => client.cancel(scope, id),
   };
   if (options.styles !== false) adoptStyles(element);
 
@@ -151,6 +157,11 @@ export function mountProgress(element: Element, options: MountOptions): () => vo
     const { roots, children } = arrange(jobs);
     place(list, roots.map(rowOf));
     for (const [id, row] of rows) place(row.children, (children.get(id) ?? []).map(rowOf));
+    for (const [id, row] of rows) {
+      row.setChildren(children.get(id) ?? []);
+      // The grant may have changed with a resubscribe (a new token).
+      row.refreshActions();
+    }
     showBanner();
     animator.request();
   }

@@ -19,7 +19,15 @@ export const CSS = `
 .rp-head{display:flex;align-items:center;gap:.5rem;margin-bottom:.5rem}
 .rp-name{flex:1;min-width:0;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .rp-state{flex:none;font-size:.75em;font-weight:600;letter-spacing:.02em;text-transform:uppercase;padding:.15em .6em;border-radius:999px;color:var(--rp-fill,#2563eb);background:var(--rp-badge-bg,rgba(127,127,127,.12))}
+.rp-actions{display:flex;align-items:center;gap:.5rem}
 .rp-actions:empty{display:none}
+.rp-cancel{font:inherit;font-size:.75em;font-weight:600;padding:.15em .7em;border-radius:999px;border:1px solid currentColor;background:transparent;color:var(--rp-failed,#dc2626);cursor:pointer}
+.rp-cancel:hover:not(:disabled){background:var(--rp-badge-bg,rgba(127,127,127,.12))}
+.rp-cancel:disabled{opacity:.6;cursor:progress}
+.rp-action-error{font-size:.75em;color:var(--rp-failed,#dc2626)}
+.rp-toggle{font:inherit;padding:0;border:0;background:none;color:var(--rp-fill,#2563eb);cursor:pointer}
+.rp-toggle::before{content:"\\25B8  "}
+.rp-toggle[aria-expanded=true]::before{content:"\\25BE  "}
 .rp-bar{height:var(--rp-bar-height,.5rem);background:var(--rp-track,rgba(127,127,127,.2));border-radius:999px;overflow:hidden}
 .rp-fill{height:100%;width:calc(var(--rp-fraction,0)*100%);background:var(--rp-fill,#2563eb);border-radius:inherit}
 .rp-meta{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin-top:.5rem;font-size:.875em;color:var(--rp-muted,#6b7280);font-variant-numeric:tabular-nums}
