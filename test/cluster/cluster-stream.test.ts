@@ -115,7 +115,7 @@ test("the tracker takes cluster seeds as a URL array, a comma-separated string o
   expect(await client.exists("resque:pace:seeds:forms")).toBe(0);
 });
 
-test("child roll-up and cancel run in one slot too", async () => {
+test("child roll-up and cancel (tracker and gateway) run in one slot too", async () => {
   const client = cluster.cluster();
   const scope = "rollup:1";
   const parent = await RedisProgress.start({ redis: client, scope, total: 2, id: "parent" });
@@ -132,7 +132,23 @@ test("child roll-up and cancel run in one slot too", async () => {
   await running.flush();
   expect(running.signal.aborted).toBe(true);
   await running.cancel();
-  await parent.finish();
+
+  // A gateway's cancel endpoint runs the cancel script on the scope's master too.
+  const token = await signScopeToken({
+    secret: TEST_SECRET,
+    scopes: [scope],
+    cancel: [scope],
+    ttl: 600,
+  });
+  const response = await fetch(
+    `${(gateways[1] as GatewayProcess).url}/api/jobs/cancel?scope=${scope}&id=parent`,
+    { method: "POST", headers: { authorization: `Bearer ${token}` } },
+  );
+  expect(response.status).toBe(200);
+  await parent.flush();
+  expect(parent.signal.aborted).toBe(true);
+  await parent.cancel();
+  expect((await RedisProgress.jobs({ redis: client, scope })).parent?.status).toBe("canceled");
 });
 
 test("48 scopes spread over the three masters; clients on either gateway get every worker's updates", async () => {
