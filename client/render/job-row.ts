@@ -34,6 +34,14 @@ export interface RowContext {
   cancel?: (id: string) => Promise<unknown>;
 }
 
+/** True for a `children` aggregate whose counts are numbers (values in Redis are untrusted). */
+function isSummary(value: JobValue["children"]): value is NonNullable<JobValue["children"]> {
+  if (typeof value !== "object" || value === null) return false;
+  return [value.total, value.completed, value.failed, value.canceled].every(
+    (n) => typeof n === "number" && Number.isFinite(n),
+  );
+}
+
 /** Codes whose words (`labels.errors`) complete "Could not cancel: …". */
 const CANCEL_REASONS = new Set(["not_found", "conflict", "invalid_argument"]);
 
@@ -132,7 +140,7 @@ export class JobRow {
     setText(this.#error, error);
     this.#error.hidden = error === "";
     // A parent's own count says little; its toggle shows its children's.
-    this.#count.hidden = job.children !== undefined && job.children.total > 0;
+    this.#count.hidden = isSummary(job.children) && job.children.total > 0;
 
     this.refreshActions();
     this.snap();
@@ -190,6 +198,8 @@ export class JobRow {
       this.#ctx.canCancel?.() === true &&
       this.#ctx.cancel !== undefined &&
       job.status === "running" &&
+      // A stalled job's worker is gone: nobody would answer the request.
+      job.stalled !== true &&
       job.cancel_requested_at === undefined &&
       this.#canceling !== "sent";
     if (!show) {
@@ -224,7 +234,7 @@ export class JobRow {
     let total = children.length;
     let done = children.filter((c) => c.status !== "running").length;
     let failed = children.filter((c) => c.status === "failed").length;
-    if (summary !== undefined && summary.total > 0) {
+    if (isSummary(summary) && summary.total > 0) {
       total = summary.total;
       done = summary.completed + summary.failed + summary.canceled;
       failed = summary.failed;
