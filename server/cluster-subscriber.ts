@@ -81,11 +81,6 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     return this.#cluster.status === "ready";
   }
 
-  /** Number of open pub/sub connections (one per master serving a watched scope). */
-  get links(): number {
-    return this.#links.size;
-  }
-
   /** Subscribes to `channels`: one SSUBSCRIBE per slot, on the slot's master. */
   async subscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
@@ -98,17 +93,17 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       if (group === undefined) bySlot.set(slot, [channel]);
       else group.push(channel);
     }
-    const sends: Promise<unknown>[] = [];
-    for (const [slot, group] of bySlot) {
-      const link = this.#linkFor(slot);
+    // Every slot's owner first: a slot without one fails the call before anything is sent.
+    const targets = [...bySlot].map(([slot, group]) => ({ link: this.#linkFor(slot), group }));
+    const sends = targets.map(({ link, group }) => {
       for (const channel of group) {
         // A channel moves with its slot: forget it on any other link.
         for (const other of this.#links.values())
           if (other !== link) other.channels.delete(channel);
         link.channels.add(channel);
       }
-      sends.push(link.redis.ssubscribe(...group));
-    }
+      return link.redis.ssubscribe(...group);
+    });
     await withTimeout(Promise.all(sends), this.#timeout, "SSUBSCRIBE");
   }
 
