@@ -21,6 +21,7 @@ import { verifyToken } from "./auth";
 import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
 import { Fanout } from "./fanout";
+import { HealthCheck, type HealthCheckTarget } from "./health-check";
 import { createRouter } from "./http";
 import { SubscribeLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
@@ -93,6 +94,7 @@ export class Gateway {
   readonly #cluster: boolean;
   readonly #subscriber: PubSub;
   readonly #subscriptions: Subscriptions;
+  readonly #health: HealthCheck;
   readonly #fanout: Fanout;
   readonly #limits: SubscribeLimits;
   readonly #origins: OriginPolicy;
@@ -153,12 +155,28 @@ export class Gateway {
     }
     this.#cluster = isCluster(this.#redis);
     // Redis Cluster: sharded pub/sub, one connection per master serving a watched scope.
-    this.#subscriber = this.#cluster
-      ? new ClusterSubscriber(this.#redis as Cluster, this.#redisTimeout)
-      : new Subscriber(
-          openSubscriber(typeof source === "string" ? source : (this.#redis as Redis)),
-          this.#redisTimeout,
-        );
+    const checked: HealthCheckTarget[] = [];
+    if (this.#cluster) {
+      this.#subscriber = new ClusterSubscriber(this.#redis as Cluster, this.#redisTimeout);
+    } else {
+      const pubsub = openSubscriber(typeof source === "string" ? source : (this.#redis as Redis));
+      this.#subscriber = new Subscriber(pubsub, this.#redisTimeout);
+      checked.push({ name: "pubsub", client: pubsub });
+      if (this.#ownsRedis) checked.push({ name: "command", client: this.#redis as Redis });
+    }
+    this.#health = new HealthCheck(
+      checked,
+      positiveInt(
+        "healthCheckInterval",
+        options.healthCheckInterval ?? DEFAULTS.healthCheckInterval,
+        true,
+      ),
+      this.#redisTimeout,
+      (name, error) => {
+        this.metrics.redisErrors.inc();
+        this.logger.warn({ connection: name }, error.message);
+      },
+    );
     this.#redis.on("error", (error: Error) => this.#onRedisError(error, "command"));
     this.#redis.on("ready", () => this.#onRedisReady("command"));
     this.#subscriber.on("error", (error) => this.#onRedisError(error, "pubsub"));
@@ -340,6 +358,7 @@ export class Gateway {
   }
 
   async #close(): Promise<void> {
+    this.#health.stop();
     await this.#demo?.stop();
     if (this.#ownsServer) {
       const closed = new Promise<void>((resolve) => this.io.close(() => resolve()));

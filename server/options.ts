@@ -117,6 +117,15 @@ export interface GatewayOptions {
    * @default 5000
    */
   redisTimeout?: number;
+  /**
+   * How often the gateway PINGs its own Redis connections (the pub/sub one, and
+   * the command one it opened for a URL), in ms. One that does not answer within
+   * `redisTimeout` is dropped and reconnected: a frozen or partitioned server
+   * keeps its sockets open, and an idle pub/sub connection would wait on it
+   * forever. 0 turns the check off.
+   * @default 5000
+   */
+  healthCheckInterval?: number;
 }
 
 /** Defaults, with why each is what it is. */
@@ -131,6 +140,8 @@ export const DEFAULTS = {
   clockTolerance: 5,
   // Matches the tracker's write timeout: past it, Redis is not coming back soon.
   redisTimeout: 5000,
+  // A dead connection is found within 5 s + redisTimeout, for one PING per 5 s.
+  healthCheckInterval: 5000,
   limits: {
     // A dashboard opening a page of widgets subscribes to a handful at once.
     subscribeBurst: 20,

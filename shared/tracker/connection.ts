@@ -169,7 +169,18 @@ export function defaultRedisSource(env: NodeJS.ProcessEnv = process.env): string
   return url === undefined || url === "" ? DEFAULT_URL : url;
 }
 
-export function acquireConnection(redis: RedisOption | undefined): Connection {
+/** How long the shared connection waits for an answer before it counts as dead, by default. */
+const DEFAULT_CONNECTION_TIMEOUT = 5000;
+
+/**
+ * The connection for a `redis` option. For a URL, `timeout` (ms) sets how long
+ * the shared connection waits on a pending command before it counts as dead;
+ * the first user of a URL sets it.
+ */
+export function acquireConnection(
+  redis: RedisOption | undefined,
+  timeout = DEFAULT_CONNECTION_TIMEOUT,
+): Connection {
   if (redis !== undefined && typeof redis !== "string" && !Array.isArray(redis)) {
     const client = redis as RedisClient;
     if (typeof (client as { defineCommand?: unknown }).defineCommand !== "function") {
@@ -184,11 +195,19 @@ export function acquireConnection(redis: RedisOption | undefined): Connection {
   const key = `${cluster ? "cluster" : "single"} ${urls.join(",")}`;
   let entry = shared.get(key);
   if (entry === undefined) {
-    // Trackers keep at most one write in flight each, so the offline queue stays
-    // small; a bounded command timeout turns a frozen server into fast errors.
+    // A server that stops answering without closing the socket (SIGSTOP, a
+    // partition, a half-open connection after a failover) is invisible to TCP:
+    // `socketTimeout` drops a connection on which a command waited `timeout` ms
+    // for any byte, and ioredis reconnects. `commandTimeout` is the backstop that
+    // settles a command lost with such a connection, after the drop.
+    // Nothing is replayed: a tracker retries with its latest state (a resent or
+    // queued write would be stale), so a command dropped with its connection is
+    // not resent, and the offline queue is flushed at each failed reconnection.
     const client = openClient(cluster ? urls : source, {
-      commandTimeout: 5000,
-      maxRetriesPerRequest: 2,
+      socketTimeout: timeout,
+      commandTimeout: 2 * timeout,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
     });
     entry = { client, users: 0 };
     entry.client.on("error", () => {

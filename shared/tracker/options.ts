@@ -58,6 +58,10 @@ export interface RedisProgressOptions extends ScopeOptions {
   timeout?: number;
   /**
    * How long one write may take before it counts as failed (and is retried by the next), in ms.
+   * A tracker never has two writes in the connection at once: after a timeout the
+   * next write waits until the connection settles the previous one. For a URL,
+   * the first tracker's `writeTimeout` is also how long the shared connection
+   * waits on a silent server before it drops the connection and reconnects.
    * @default 5000
    */
   writeTimeout?: number;

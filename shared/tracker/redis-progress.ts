@@ -120,6 +120,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #beat: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | null = null;
   #queued: Promise<void> | null = null;
+  /** The last write command sent, until the connection settles it (see `#command`). */
+  #unsettled: Promise<void> | null = null;
   #ended: Promise<void> | null = null;
 
   /**
@@ -164,7 +166,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       );
     }
     this.#redisOption = options.redis;
-    this.#conn = acquireConnection(options.redis);
+    this.#conn = acquireConnection(options.redis, this.#writeTimeout);
     this.#keys = scopeKeys(prefix, this.scope, this.#conn.cluster);
     this.#writers = writersKey(this.#keys, this.id);
     this.#percent = percentOf(0, this.#total);
@@ -434,43 +436,73 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   }
 
   async #send(): Promise<void> {
+    const attempt = { abandoned: false };
+    try {
+      const reply = await withTimeout(
+        this.#command(attempt),
+        this.#writeTimeout,
+        "A progress write",
+      );
+      this.#onReply(reply);
+    } finally {
+      attempt.abandoned = true;
+    }
+  }
+
+  /**
+   * Sends the write command, but never while this tracker's previous one is
+   * still in the connection: a write that timed out may yet run (a frozen server
+   * wakes up with it in its socket). So a dead server holds at most one command
+   * per tracker, not one per `writeTimeout`, and an older write cannot run after
+   * a newer one. The state is read when the command goes out: waiting coalesces.
+   */
+  async #command(attempt: { abandoned: boolean }): Promise<unknown> {
+    while (this.#unsettled !== null) {
+      await this.#unsettled;
+      // Timed out while waiting: a later write carries the state instead.
+      if (attempt.abandoned) return null;
+    }
     this.#lastWriteAt = Date.now();
     if (this.#trailing !== undefined) {
       clearTimeout(this.#trailing);
       this.#trailing = undefined;
     }
     this.#armHeartbeat();
-    const reply = await withTimeout(
-      runScript(
-        this.#conn.client,
-        "write",
-        [this.#keys.hash, this.#keys.expiry, this.#writers],
-        [
-          this.scope,
-          this.id,
-          this.#tid,
-          this.#count,
-          this.#errors,
-          this.#total,
-          this.#startedAt,
-          this.#seq,
-          this.#status,
-          this.#name,
-          this.#meta,
-          this.#error,
-          this.#heartbeat,
-          this.#retention,
-          publishCommand(this.#conn.cluster),
-          RATE_SMOOTHING,
-          this.#parent,
-          this.#weight,
-          this.#withChildren ? "1" : "0",
-        ],
-      ),
-      this.#writeTimeout,
-      "A progress write",
+    const command = runScript(
+      this.#conn.client,
+      "write",
+      [this.#keys.hash, this.#keys.expiry, this.#writers],
+      [
+        this.scope,
+        this.id,
+        this.#tid,
+        this.#count,
+        this.#errors,
+        this.#total,
+        this.#startedAt,
+        this.#seq,
+        this.#status,
+        this.#name,
+        this.#meta,
+        this.#error,
+        this.#heartbeat,
+        this.#retention,
+        publishCommand(this.#conn.cluster),
+        RATE_SMOOTHING,
+        this.#parent,
+        this.#weight,
+        this.#withChildren ? "1" : "0",
+      ],
     );
-    this.#onReply(reply);
+    const settled = command.then(
+      () => {},
+      () => {},
+    );
+    this.#unsettled = settled;
+    void settled.then(() => {
+      if (this.#unsettled === settled) this.#unsettled = null;
+    });
+    return command;
   }
 
   #onReply(reply: unknown): void {
