@@ -19,6 +19,7 @@ import { scopeKeys } from "../shared/keys";
 import { JobStore } from "../shared/store";
 import { withTimeout } from "../shared/tracker/timing";
 import { UnavailableError } from "./errors/unavailable-error";
+import { ExpiryTimer, isExpired } from "./expiry";
 import { emptyMap, parseMessage, type ReadResult } from "./reader";
 import type { PubSub } from "./subscriber";
 
@@ -59,11 +60,16 @@ class Entry {
   /** A newer read was asked for while one was in flight. */
   again = false;
   retry: NodeJS.Timeout | undefined;
+  /** Due when the first held job reaches its retention (see expiry.ts). */
+  readonly expiry: ExpiryTimer;
 
   constructor(
     readonly scope: string,
     readonly channel: string,
-  ) {}
+    onExpiry: (entry: Entry) => void,
+  ) {
+    this.expiry = new ExpiryTimer(() => onExpiry(this));
+  }
 }
 
 export class Subscriptions extends Emitter<SubscriptionsEvents> {
@@ -116,7 +122,7 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
     const channel = this.#channel(scope);
     let entry = this.#entries.get(channel);
     if (entry === undefined) {
-      const created = new Entry(scope, channel);
+      const created = new Entry(scope, channel, (e) => this.#expire(e));
       created.ready = this.#subscriber
         .subscribe([channel])
         .then(() => this.#requestSync(created))
@@ -154,7 +160,10 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#resubscribe);
-    for (const entry of this.#entries.values()) clearTimeout(entry.retry);
+    for (const entry of this.#entries.values()) {
+      clearTimeout(entry.retry);
+      entry.expiry.clear();
+    }
     this.#entries.clear();
   }
 
@@ -165,15 +174,36 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
   #jobsOf(entry: Entry): JobMap {
     const now = Date.now();
     const jobs = emptyMap<JobMap[string]>();
-    for (const [id, value] of Object.entries(entry.store.toJSON()))
-      jobs[id] = withStalled(value, now);
+    for (const [id, value] of Object.entries(entry.store.toJSON())) {
+      // Past retention (its timer is due): a fresh read would not return it either.
+      if (!isExpired(value, now)) jobs[id] = withStalled(value, now);
+    }
     return jobs;
+  }
+
+  /** Drops held jobs that reached their retention and tells the scope's clients (`null`). */
+  #expire(entry: Entry): void {
+    // A snapshot read in flight re-arms the timer for what it brings.
+    if (this.#entries.get(entry.channel) !== entry || entry.buffer !== null) return;
+    const now = Date.now();
+    const gone = emptyMap<null>();
+    let any = false;
+    for (const [id, value] of Object.entries(entry.store.toJSON())) {
+      if (isExpired(value, now)) {
+        gone[id] = null;
+        any = true;
+      }
+    }
+    if (any) entry.store.apply(gone);
+    entry.expiry.reset(Object.values(entry.store.toJSON()));
+    if (any) this.emit("update", entry.scope, gone);
   }
 
   #drop(entry: Entry): void {
     if (this.#entries.get(entry.channel) !== entry) return;
     this.#entries.delete(entry.channel);
     clearTimeout(entry.retry);
+    entry.expiry.clear();
     if (this.#closed) return;
     this.#subscriber.unsubscribe([entry.channel]).catch((error: unknown) => {
       // The connection dropped: the new one will not have this channel.
@@ -209,6 +239,7 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
       const buffered = entry.buffer;
       entry.buffer = null;
       if (buffered !== null) entry.store.apply(buffered);
+      entry.expiry.reset(Object.values(entry.store.toJSON()));
       const announce = entry.live;
       entry.live = true;
       if (announce) this.emit("snapshot", entry.scope, this.#jobsOf(entry));
@@ -230,6 +261,7 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
       return;
     }
     const change = entry.store.apply(patch);
+    entry.expiry.watch(Object.values(change.updated));
     let changed = false;
     const out = emptyMap<JobPatch[string]>();
     for (const id of Object.keys(change.updated)) {

@@ -39,6 +39,8 @@ export interface JobValue {
   rate?: number;
   /** The writing tracker's heartbeat in ms. */
   heartbeat?: number;
+  /** The writing tracker's retention in ms: Redis prunes the job at `updated_at` + `retention`. */
+  retention?: number;
   /** Added by readers: a running job whose writer stopped writing. Never stored. */
   stalled?: boolean;
   /** Set when a cancel was requested (see "Control and composition"). */
@@ -119,6 +121,17 @@ export function parseJobValue(raw: string): JobValue | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * When Redis prunes the job (ms since the epoch, Redis' clock): `updated_at` +
+ * `retention`; Infinity for a value written without `retention`.
+ */
+export function expiresAt(job: JobValue): number {
+  const retention = job.retention;
+  if (typeof retention !== "number" || !(retention > 0)) return Infinity;
+  const at = Date.parse(job.updated_at) + retention;
+  return Number.isNaN(at) ? Infinity : at;
 }
 
 /** True for a running job whose last write is older than three of its heartbeats. */

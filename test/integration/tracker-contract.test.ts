@@ -11,7 +11,7 @@ const SEED_FIELDS = [
   "estimated_finished_at",
   "finished_at",
 ];
-const ADDED_ALWAYS = ["id", "status", "updated_at", "seq", "heartbeat"];
+const ADDED_ALWAYS = ["id", "status", "updated_at", "seq", "heartbeat", "retention"];
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 let redis: TestRedis;
@@ -55,6 +55,7 @@ test("construction stores the 0% marker with the seed's fields plus the added on
     status: "running",
     seq: 1,
     heartbeat: 30000,
+    retention: 86400000,
     finished_at: null,
     estimated_finished_at: null,
   });

@@ -31,7 +31,9 @@
   Effects: applies the count delta (own count minus what was last applied from
   this tracker, so a retried write never counts twice), recomputes percent, rate
   and ETA, bumps seq, sets updated_at, prunes expired jobs, schedules this job's
-  pruning at now + retention, refreshes the keys' TTL, publishes
+  pruning at now + retention (and stores `retention`, so that readers holding
+  the value know when it is pruned: updated_at + retention), refreshes the
+  keys' TTL, publishes
   {"scope":..., "jobs": {id: value}} on KEYS[1].
   When the job is missing (Redis restarted, evicted, flushed) it is recreated
   from the tracker's view: count = own count, seq = last seen + 1.
@@ -197,6 +199,7 @@ job.id = id
 job.total = total
 job.status = status
 job.heartbeat = heartbeat
+job.retention = retention
 job.updated_at = iso(now)
 if ARGV[10] ~= '' then job.name = ARGV[10] end
 if ARGV[12] ~= '' then job.error = ARGV[12] end
@@ -284,6 +287,7 @@ if parent_id ~= '' and parent_id ~= id then
     if p.status == 'running' and type(p.cancel_requested_at) == 'string' then
       parent_cancel = p.cancel_requested_at
     end
+    p.retention = retention -- the parent's pruning moves with this write, as below
     pvalue = encode_job(p, pmeta)
     redis.call('HSET', hash, parent_id, pvalue)
     redis.call('ZADD', expiry, now + retention, parent_id)
