@@ -36,9 +36,13 @@ export function markdown(table: Table): string {
   return lines.join("\n");
 }
 
-/** Writes all tables as JSON to bench/results/<name>-<timestamp>.json and returns the path. */
-export function writeResults(name: string, tables: Table[], meta: Record<string, unknown>): string {
-  const dir = join(__dirname, "..", "results");
+/** Writes all tables as JSON to <dir>/<name>-<timestamp>.json (dir: bench/results) and returns the path. */
+export function writeResults(
+  name: string,
+  tables: Table[],
+  meta: Record<string, unknown>,
+  dir = join(__dirname, "..", "results"),
+): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify({ meta, tables }, null, 2)}\n`);

@@ -1,0 +1,49 @@
+/**
+ * Where an update's time goes, seen from the server: the latency from the
+ * writer's stamp to the server receiving the update (Redis and the writer's
+ * own work), and how long the server's synchronous handling took (parsing,
+ * merging, the socket.io emit that writes to every socket of the room).
+ */
+import { nowUs, Samples, type Summary } from "./stats";
+
+export interface ArrivalSummary {
+  /** Writer's stamp → the server has the message, ms. */
+  arrival: Summary;
+  /** The server's synchronous handling of one message, ms. */
+  handling: Summary;
+}
+
+/** The stamp of a raw message: the last `"t":<number>` in it (meta is written last). */
+export function stampOf(raw: string): number | undefined {
+  const at = raw.lastIndexOf('"t":');
+  if (at < 0) return undefined;
+  const t = Number.parseFloat(raw.slice(at + 4, at + 40));
+  return Number.isFinite(t) ? t : undefined;
+}
+
+export class Arrivals {
+  readonly #arrival = new Samples(1_000_000);
+  readonly #handling = new Samples(1_000_000);
+
+  /** Wraps a message handler: times its arrival (from the stamp) and its run. */
+  wrap<A extends unknown[]>(
+    stamp: (...args: A) => number | undefined,
+    handler: (...args: A) => void,
+  ) {
+    return (...args: A): void => {
+      const start = nowUs();
+      const t = stamp(...args);
+      if (t !== undefined) this.#arrival.push(start - t);
+      handler(...args);
+      this.#handling.push(nowUs() - start);
+    };
+  }
+
+  /** Summaries since the last call (which clears them). */
+  take(): ArrivalSummary {
+    const summary = { arrival: this.#arrival.summary(), handling: this.#handling.summary() };
+    this.#arrival.clear();
+    this.#handling.clear();
+    return summary;
+  }
+}
