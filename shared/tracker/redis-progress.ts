@@ -396,6 +396,12 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   }
 
   #background(): void {
+    // A write already queued behind the one in flight reads the state when it
+    // starts, so it carries this request too. Without this check, a write slower
+    // than `interval` (Redis down) made every setMeta()/error()/tick past the
+    // interval add a handler to that queued promise: memory and error events
+    // grew with the tick rate for as long as the outage lasted.
+    if (this.#queued !== null) return;
     this.#requestWrite().catch((error: unknown) => this.#report(error));
   }
 
