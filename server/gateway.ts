@@ -277,9 +277,10 @@ export class Gateway {
           : undefined,
     });
     // Socket.IO's advice for memory: the handshake's IncomingMessage (and all
-    // it references) is not needed once the Origin was checked, and dropping
-    // it saves about 10 KB per connection. `socket.handshake.headers` is then
-    // empty; the address and the auth payload are kept.
+    // it references) is not needed once the Origin was checked.
+    // `socket.handshake.headers` is then empty; the address and the auth
+    // payload are kept. For WebSocket upgrades engine.io holds the request
+    // elsewhere too; guardUpgrades lets go of that (see upgrade-response.ts).
     this.io.engine.on("connection", (raw: { request: unknown }) => {
       raw.request = null;
     });

@@ -9,6 +9,7 @@
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
+import { withoutUpgradeResponse } from "./upgrade-response";
 
 export class OriginPolicy {
   readonly #any: boolean;
@@ -102,6 +103,8 @@ export function guardUpgrades(
       reject403(socket);
       return;
     }
-    for (const listener of added) listener.call(server, req, socket, head);
+    withoutUpgradeResponse(socket, () => {
+      for (const listener of added) listener.call(server, req, socket, head);
+    });
   });
 }

@@ -77,11 +77,47 @@ function scopeOf(request: unknown): string {
   return formatScope(raw);
 }
 
+/** Socket listeners shared by every socket: socket.io calls them with `this` = the socket. */
+interface SharedListeners {
+  subscribe: (this: GatewaySocket, request: unknown, ack: unknown) => void;
+  unsubscribe: (this: GatewaySocket, request: unknown, ack: unknown) => void;
+  cancel: (this: GatewaySocket, request: unknown, ack: unknown) => void;
+  disconnecting: (this: GatewaySocket) => void;
+}
+
 export class SocketHandlers {
   readonly #o: SocketHandlersOptions;
+  /** One set for all sockets rather than four closures per connection (memory per client). */
+  readonly #listeners: SharedListeners;
 
   constructor(options: SocketHandlersOptions) {
     this.#o = options;
+    const ackOf = (ack: unknown) => (typeof ack === "function" ? ack : noop) as never;
+    const subscribe = (socket: GatewaySocket, request: unknown, ack: unknown) =>
+      this.#subscribe(socket, request, ackOf(ack));
+    const unsubscribe = (socket: GatewaySocket, request: unknown, ack: unknown) =>
+      this.#unsubscribe(socket, request, ackOf(ack));
+    const cancel = (socket: GatewaySocket, request: unknown, ack: unknown) =>
+      this.#cancel(socket, request, ackOf(ack));
+    const release = (scope: string) => this.#release(scope);
+    this.#listeners = {
+      subscribe(request, ack) {
+        void subscribe(this, request, ack);
+      },
+      unsubscribe(request, ack) {
+        void unsubscribe(this, request, ack);
+      },
+      cancel(request, ack) {
+        void cancel(this, request, ack);
+      },
+      disconnecting() {
+        clearTimeout(this.data.expiry);
+        // Subscribes still waiting see `socket.connected === false` and release themselves.
+        for (const room of this.rooms) {
+          if (room.startsWith("#")) release(room.slice(1));
+        }
+      },
+    };
   }
 
   /** Handshake middleware: a valid token or `connect_error` "unauthorized". */
@@ -93,6 +129,9 @@ export class SocketHandlers {
       (claims) => {
         socket.data.claims = claims;
         socket.data.bucket = this.#o.limits.bucket(Date.now());
+        // The claims are all the gateway needs from now on; the token string
+        // (a few hundred bytes) would otherwise live as long as the socket.
+        delete (auth as { token?: unknown }).token;
         next();
       },
       (error: unknown) => {
@@ -108,22 +147,11 @@ export class SocketHandlers {
 
   connection(socket: GatewaySocket): void {
     this.#armExpiry(socket);
-    socket.on("subscribe", (request, ack) => {
-      void this.#subscribe(socket, request, typeof ack === "function" ? ack : noop);
-    });
-    socket.on("unsubscribe", (request, ack) => {
-      void this.#unsubscribe(socket, request, typeof ack === "function" ? ack : noop);
-    });
-    socket.on("cancel", (request, ack) => {
-      void this.#cancel(socket, request, typeof ack === "function" ? ack : noop);
-    });
-    socket.on("disconnecting", () => {
-      clearTimeout(socket.data.expiry);
-      // Subscribes still waiting see `socket.connected === false` and release themselves.
-      for (const room of socket.rooms) {
-        if (room.startsWith("#")) this.#release(room.slice(1));
-      }
-    });
+    const listeners = this.#listeners;
+    socket.on("subscribe", listeners.subscribe);
+    socket.on("unsubscribe", listeners.unsubscribe);
+    socket.on("cancel", listeners.cancel);
+    socket.on("disconnecting", listeners.disconnecting);
   }
 
   /** Disconnects the socket when its token expires. */
