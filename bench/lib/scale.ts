@@ -100,10 +100,13 @@ export const SCALES: Record<ScaleName, Scale> = {
       hotRate: 100,
     },
     fanout: {
-      clients: 2000,
+      clients: 2500,
       scopes: 25,
       stepSeconds: 3,
-      steps: [2000, 4000, 8000, 12_000, 16_000, 20_000, 24_000, 28_000, 32_000, 36_000, 40_000],
+      steps: [
+        2000, 4000, 8000, 12_000, 16_000, 20_000, 24_000, 28_000, 32_000, 36_000, 40_000, 44_000,
+        48_000,
+      ],
     },
     memory: { counts: [1000, 5000] },
     join: { count: 1000, rate: 100, jobsPerScope: 3 },
