@@ -26,7 +26,7 @@ import { createRouter } from "./http";
 import { SubscribeLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
 import { DEFAULTS, type GatewayOptions } from "./options";
-import { OriginPolicy, guardUpgrades } from "./origin";
+import { OriginPolicy, guardPolling, guardUpgrades } from "./origin";
 import { readJobs } from "./reader";
 import { SocketHandlers, roomOf, type SocketData } from "./sockets";
 import { ClusterSubscriber } from "./cluster-subscriber";
@@ -288,6 +288,7 @@ export class Gateway {
       .listeners("upgrade")
       .filter((l) => !upgradeListenersBefore.has(l)) as ((...args: unknown[]) => void)[];
     guardUpgrades(this.server, added, path, this.#origins);
+    guardPolling(this.io.engine, this.#origins);
     const handlers = new SocketHandlers({
       verify: (token) => verifyToken(token, this.#key, this.#clockTolerance),
       clockTolerance: this.#clockTolerance,

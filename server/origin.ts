@@ -6,7 +6,7 @@
  * browser as a client. Requests without `Origin` (same-origin GETs,
  * non-browser clients) pass: tokens, not origins, authenticate.
  */
-import type { IncomingMessage, Server as HttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import { withoutUpgradeResponse } from "./upgrade-response";
@@ -106,5 +106,27 @@ export function guardUpgrades(
     withoutUpgradeResponse(socket, () => {
       for (const listener of added) listener.call(server, req, socket, head);
     });
+  });
+}
+
+/**
+ * engine.io asks `allowRequest` at the handshake only: the later polling
+ * requests of an open session (GET to receive, POST to send) were served
+ * whatever their Origin. This middleware answers 403 to a foreign Origin on
+ * every engine.io request (upgrades were refused before it by guardUpgrades).
+ */
+export function guardPolling(
+  engine: {
+    use(middleware: (req: IncomingMessage, res: ServerResponse, next: () => void) => void): void;
+  },
+  policy: OriginPolicy,
+): void {
+  engine.use((req, res, next) => {
+    if (policy.allows(req)) {
+      next();
+      return;
+    }
+    res.writeHead(403, { "Content-Type": "text/plain", Connection: "close" });
+    res.end("Forbidden");
   });
 }
