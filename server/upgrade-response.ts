@@ -6,9 +6,10 @@
  * `socket.once("close")` listener on the TCP socket; that object holds the
  * upgrade request (an IncomingMessage with all its headers). So the advice of
  * socket.io's performance guide, `rawSocket.request = null`, frees nothing for
- * WebSocket clients: about 2 KB per connection stay. The gateway registers no
- * engine.io middleware, so nothing listens to that object; removing the
- * listener lets the request be collected.
+ * WebSocket clients: about 2 KB per connection stay. The gateway's only
+ * engine.io middleware (guardPolling) does not listen to that object's events,
+ * so removing the listener only lets the request be collected. A middleware
+ * that waits for the response's "close" on an upgrade would need it back.
  */
 import type { Duplex } from "node:stream";
 
