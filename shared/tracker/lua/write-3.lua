@@ -30,11 +30,13 @@
 
   Effects: applies the count delta (own count minus what was last applied from
   this tracker, so a retried write never counts twice), recomputes percent, rate
-  and ETA, bumps seq, sets updated_at, prunes expired jobs, schedules this job's
-  pruning at now + retention (and stores `retention`, so that readers holding
-  the value know when it is pruned: updated_at + retention), refreshes the
-  keys' TTL, publishes
-  {"scope":..., "jobs": {id: value}} on KEYS[1].
+  and ETA, bumps seq, sets updated_at, stores `retention` (so that readers
+  holding the value know when it is pruned: updated_at + retention), publishes
+  {"scope":..., "jobs": {id: value}} on KEYS[1]. On the job's first and last
+  write, and at most every slack = min(60 s, retention / 10) per tracker in
+  between, it also prunes expired jobs, schedules this job's pruning at
+  now + retention (+ slack while running) and sets the keys' TTL to
+  retention + 2 * slack: housekeeping need not run on every write.
   When the job is missing (Redis restarted, evicted, flushed) it is recreated
   from the tracker's view: count = own count, seq = last seen + 1.
 
@@ -150,7 +152,6 @@ local function finish_times(j, now, eta_ms)
 end
 
 local now = now_ms()
-prune(hash, expiry, scope, publish_cmd, now)
 
 local old, meta_raw = split_meta(redis.call('HGET', hash, id))
 if ARGV[11] ~= '' then meta_raw = ARGV[11] end
@@ -162,8 +163,17 @@ if old then
 end
 
 local job
-local w = redis.call('HMGET', writers, tid, '~dn', '~dt')
+local w = redis.call('HMGET', writers, tid, '~dn', '~dt', '~r')
 local ema_dn, ema_dt = tonumber(w[2]), tonumber(w[3])
+-- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
+-- on a job's first write, its last, and then at most every `slack` ms per
+-- tracker, not on every write. Scores and TTLs carry the slack so nothing
+-- expires before `retention` after its last write; a scope nobody writes to
+-- vanishes at most 2 * slack (10% of retention, at most 2 min) later.
+local slack = math.min(60000, math.floor(retention / 10))
+local last_refresh = tonumber(w[4])
+local refresh = (not old) or (not last_refresh) or (now - last_refresh >= slack) or status ~= 'running'
+if refresh then prune(hash, expiry, scope, publish_cmd, now) end
 if old then
   local prev_count, prev_err = 0, 0
   if w[1] then
@@ -290,7 +300,7 @@ if parent_id ~= '' and parent_id ~= id then
     p.retention = retention -- the parent's pruning moves with this write, as below
     pvalue = encode_job(p, pmeta)
     redis.call('HSET', hash, parent_id, pvalue)
-    redis.call('ZADD', expiry, now + retention, parent_id)
+    if refresh then redis.call('ZADD', expiry, now + retention + slack, parent_id) end
   end
 end
 -- A cancel of the parent reaches its running children.
@@ -300,15 +310,23 @@ end
 
 local value = encode_job(job, meta_raw)
 redis.call('HSET', hash, id, value)
-redis.call('ZADD', expiry, now + retention, id)
-redis.call('PEXPIRE', hash, retention)
-redis.call('PEXPIRE', expiry, retention)
+local fields = { tid, own .. ',' .. own_err }
 if ema_dn and ema_dt then
-  redis.call('HSET', writers, tid, own .. ',' .. own_err, '~dn', ema_dn, '~dt', ema_dt)
-else
-  redis.call('HSET', writers, tid, own .. ',' .. own_err)
+  fields[#fields + 1], fields[#fields + 2] = '~dn', ema_dn
+  fields[#fields + 1], fields[#fields + 2] = '~dt', ema_dt
 end
-redis.call('PEXPIRE', writers, retention)
+if refresh then
+  -- A finished job's pruning time is exact; a running one's carries the slack
+  -- because its next refresh may be up to `slack` after its last write.
+  local keep = retention
+  if job.status == 'running' then keep = retention + slack end
+  redis.call('ZADD', expiry, now + keep, id)
+  redis.call('PEXPIRE', hash, retention + 2 * slack)
+  redis.call('PEXPIRE', expiry, retention + 2 * slack)
+  fields[#fields + 1], fields[#fields + 2] = '~r', now
+end
+redis.call('HSET', writers, unpack(fields))
+if refresh then redis.call('PEXPIRE', writers, retention + 2 * slack) end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
 redis.call(publish_cmd, hash, '{"scope":' .. cjson.encode(scope) .. ',"jobs":{' .. entries .. '}}')
