@@ -107,8 +107,11 @@ export function asJobValue(value: unknown): JobValue | null {
     Number.isSafeInteger(v.seq) &&
     typeof v.status === "string" &&
     (JOB_STATUSES as readonly string[]).includes(v.status) &&
+    // Dates that parse: readers compute stalled, expiry and clock skew from them.
     typeof v.started_at === "string" &&
+    isIsoOrNull(v.started_at) &&
     typeof v.updated_at === "string" &&
+    isIsoOrNull(v.updated_at) &&
     isIsoOrNull(v.estimated_finished_at) &&
     isIsoOrNull(v.finished_at);
   return ok ? (v as unknown as JobValue) : null;

@@ -70,10 +70,12 @@ export async function readScope(options: ScopeOptions): Promise<Record<string, J
       [scope, publishCommand(conn.cluster)],
     )) as string[];
     const now = Date.now();
-    const jobs: Record<string, JobValue> = {};
+    // No prototype: a job id `__proto__` must stay an ordinary key.
+    const jobs = Object.create(null) as Record<string, JobValue>;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const value = parseJobValue(flat[i + 1] as string);
-      if (value !== null) jobs[flat[i] as string] = withStalled(value, now);
+      // A value filed under another id is garbage too (as the gateway's reader says).
+      if (value !== null && value.id === flat[i]) jobs[flat[i] as string] = withStalled(value, now);
     }
     return jobs;
   } finally {

@@ -194,6 +194,23 @@ test("__proto__ as a valid scope or id is an ordinary name: not granted means fo
   expect(res.status).toBe(403);
   await nothingSent("__proto__ scopes, not granted");
   expect(Object.prototype.hasOwnProperty.call(Object.prototype, "jobs")).toBe(false);
+
+  // Granted, it is just a name: a job `__proto__` in scope `__proto__` is stored and listed.
+  const pace = await RedisProgress.start({
+    redis: tg.redis.url,
+    scope: "__proto__",
+    id: "__proto__",
+    total: 2,
+  });
+  await pace.finish();
+  const listed = await RedisProgress.jobs({ redis: tg.redis.url, scope: "__proto__" });
+  expect(Object.keys(listed)).toEqual(["__proto__"]);
+  expect(listed["__proto__"]).toMatchObject({ id: "__proto__", status: "completed" });
+  const granted = await tg.connect(await tg.token(["__proto__"]));
+  const ack = await subscribe(granted, "__proto__");
+  expect(ack.ok && Object.keys(ack.jobs)).toEqual(["__proto__"]);
+  expect(({} as Record<string, unknown>).status).toBeUndefined();
+  log.commands.length = 0; // these sent commands on purpose
 });
 
 test("/api/jobs and POST /api/jobs/cancel answer 400, nothing sent", async () => {
