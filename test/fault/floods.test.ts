@@ -160,8 +160,8 @@ test("1,000 subscribes per second from one socket are rate-limited; others keep 
   expect(counts.subscribe ?? 0).toBeLessThanOrEqual(count("ok") + 1);
   expect(flooder.connected).toBe(true);
   // Sanity only (a shared 2-core machine): nobody waited seconds.
-  expect(percentile(roundTrips, 0.99)).toBeLessThan(2000);
-  expect(loopLag.max).toBeLessThan(2000);
+  expect(percentile(roundTrips, 0.99)).toBeLessThan(5000);
+  expect(loopLag.max).toBeLessThan(5000);
   report("13 flood: 1,000 subscribes/s", {
     sent: results.length,
     floodMs,
