@@ -20,6 +20,7 @@ import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
 import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
+import { isExpired } from "./expiry";
 import { Fanout } from "./fanout";
 import { HealthCheck, type HealthCheckTarget } from "./health-check";
 import { createRouter } from "./http";
@@ -393,7 +394,12 @@ export class Gateway {
       this.logger.warn({ scope, count: garbage.length }, "skipped values that are not jobs");
     }
     const now = Date.now();
-    for (const id of Object.keys(jobs)) jobs[id] = withStalled(jobs[id] as JobMap[string], now);
+    for (const id of Object.keys(jobs)) {
+      const job = jobs[id] as JobMap[string];
+      // Past retention: Redis drops it at its next housekeeping; no reader shows it any more.
+      if (isExpired(job, now)) delete jobs[id];
+      else jobs[id] = withStalled(job, now);
+    }
     return jobs;
   }
 

@@ -3,7 +3,7 @@
  * Reads go through the read script so that retention is applied on read too.
  */
 import { DEFAULT_PREFIX, scopeKeys, validateJobId, validatePrefix } from "../keys";
-import { parseJobValue, withStalled, type JobValue } from "../job";
+import { expiresAt, parseJobValue, withStalled, type JobValue } from "../job";
 import { formatScope } from "../scope";
 import { acquireConnection, type Connection } from "./connection";
 import type { ScopeOptions } from "./options";
@@ -74,8 +74,10 @@ export async function readScope(options: ScopeOptions): Promise<Record<string, J
     const jobs = Object.create(null) as Record<string, JobValue>;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const value = parseJobValue(flat[i + 1] as string);
-      // A value filed under another id is garbage too (as the gateway's reader says).
-      if (value !== null && value.id === flat[i]) jobs[flat[i] as string] = withStalled(value, now);
+      // A value filed under another id is garbage too (as the gateway's reader says); one
+      // past retention stays in Redis until its next housekeeping, but is gone for readers.
+      if (value === null || value.id !== flat[i] || expiresAt(value) <= now) continue;
+      jobs[flat[i] as string] = withStalled(value, now);
     }
     return jobs;
   } finally {
