@@ -124,26 +124,8 @@ export function unsubscribe(socket: ClientSocket, scope: string): Promise<Unsubs
   return socket.timeout(10_000).emitWithAck("unsubscribe", { scope });
 }
 
-/** Polls `check` until it returns a truthy value (resolved), or fails after `timeout` ms. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  { timeout = 10_000, interval = 20, what = "condition" } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeout;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
-}
+/** Polling with a deadline lives in wait.ts; re-exported for the suites that import it from here. */
+export { waitFor } from "./wait";
 
 /** Signs an arbitrary JWT with the test secret (for malformed-claims cases); `exp: null` omits `exp`. */
 export function rawToken(
