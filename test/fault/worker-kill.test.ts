@@ -61,6 +61,12 @@ test("a killed worker's job turns stalled after the stall window and is pruned a
   });
   await worker.kill("SIGKILL");
   const killedAt = Date.now();
+  // The worker's last write is what Redis holds; the watcher may still be a
+  // coalescing window behind it, so wait until it has that write too.
+  const stored = await RedisProgress.find({ redis: tg.redis.url, scope, id });
+  await waitFor(() => watching.jobs.get(id)?.seq === stored?.seq, {
+    what: "the watcher to hold the worker's last write",
+  });
   const lastWrite = watching.jobs.get(id);
   expect(lastWrite?.status).toBe("running");
   const lastWriteAt = Date.parse(lastWrite?.updated_at ?? "");
