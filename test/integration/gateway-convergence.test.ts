@@ -7,6 +7,7 @@
 import type { JobMap, JobValue } from "../../shared/job";
 import { RedisProgress } from "../../shared/tracker/redis-progress";
 import { TestGateway, waitFor, type ClientSocket } from "../helpers/gateway";
+import { ScopeView } from "../helpers/scope-view";
 
 let tg: TestGateway;
 
@@ -20,67 +21,9 @@ afterAll(async () => {
   await tg.stop();
 });
 
-/** A client's view of one scope, checking that no job's seq ever goes back. */
-class View {
-  readonly jobs = new Map<string, JobValue>();
-  readonly violations: string[] = [];
-  snapshots = 0;
-  acked = false;
-
-  constructor(
-    readonly socket: ClientSocket,
-    readonly scope: string,
-  ) {
-    socket.on("progress", (message) => {
-      if (message.scope !== scope) this.violations.push(`foreign scope ${message.scope}`);
-      this.#merge(message.jobs, "progress");
-    });
-    socket.on("snapshot", (message) => {
-      this.snapshots += 1;
-      // No data was lost in these tests, so a snapshot may not go back either.
-      this.#merge(message.jobs, "snapshot");
-      for (const id of this.jobs.keys()) if (!(id in message.jobs)) this.jobs.delete(id);
-    });
-  }
-
-  /** Subscribes with a callback ack, so the ack is applied before any later event. */
-  subscribe(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.socket.timeout(10_000).emit("subscribe", { scope: this.scope }, (error, ack) => {
-        if (error) return reject(error);
-        if (!ack.ok) return reject(new Error(ack.error.code));
-        this.#merge(ack.jobs, "ack");
-        this.acked = true;
-        resolve();
-      });
-    });
-  }
-
-  #merge(jobs: Record<string, JobValue | null>, where: string): void {
-    for (const [id, value] of Object.entries(jobs)) {
-      if (value === null) {
-        this.jobs.delete(id);
-        continue;
-      }
-      const held = this.jobs.get(id);
-      if (held !== undefined && value.seq < held.seq) {
-        this.violations.push(`${where}: job ${id} went from seq ${held.seq} to ${value.seq}`);
-        continue;
-      }
-      this.jobs.set(id, value);
-    }
-  }
-
-  equals(stored: JobMap): boolean {
-    if (this.jobs.size !== Object.keys(stored).length) return false;
-    for (const [id, value] of Object.entries(stored)) {
-      const held = this.jobs.get(id);
-      if (held === undefined) return false;
-      const { stalled: _s, ...rest } = held;
-      if (JSON.stringify(rest) !== JSON.stringify(value)) return false;
-    }
-    return true;
-  }
+/** One subscription per socket, so an event for another scope is a violation too. */
+function scopeView(socket: ClientSocket, scope: string): ScopeView {
+  return new ScopeView(socket, scope, { foreignIsViolation: true });
 }
 
 async function stored(scope: string): Promise<JobMap> {
@@ -118,11 +61,11 @@ async function fastWorker(scope: string, jobs: number, until: () => boolean): Pr
 test("50 clients joining at random moments while a worker writes fast all end equal to HGETALL", async () => {
   const scope = "conv:1";
   const token = await tg.token([scope]);
-  const views: View[] = [];
+  const views: ScopeView[] = [];
   let joined = 0;
   const joins = Array.from({ length: 50 }, async () => {
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 600));
-    const view = new View(await tg.connect(token), scope);
+    const view = scopeView(await tg.connect(token), scope);
     views.push(view);
     await view.subscribe();
     joined += 1;
@@ -151,7 +94,7 @@ test("CLIENT KILL TYPE pubsub leads to snapshot events and convergence", async (
   const token = await tg.token([scope]);
   const views = await Promise.all(
     Array.from({ length: 10 }, async () => {
-      const view = new View(await tg.connect(token), scope);
+      const view = scopeView(await tg.connect(token), scope);
       await view.subscribe();
       return view;
     }),
@@ -185,7 +128,7 @@ test("CLIENT KILL TYPE pubsub leads to snapshot events and convergence", async (
 
 test("after Redis restarts empty, clients get a snapshot and converge on the recreated job", async () => {
   const scope = "conv:3";
-  const view = new View(await tg.connect(await tg.token([scope])), scope);
+  const view = scopeView(await tg.connect(await tg.token([scope])), scope);
   await view.subscribe();
   const pace = await RedisProgress.start({
     redis: tg.redis.url,
