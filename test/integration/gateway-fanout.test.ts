@@ -8,21 +8,11 @@ import type { JobPatch, JobValue } from "../../shared/job";
 import { RedisProgress } from "../../shared/tracker/redis-progress";
 import { Fanout } from "../../server/fanout";
 import { TestGateway, subscribe, waitFor } from "../helpers/gateway";
+import { job as jobValue } from "../helpers/jobs";
 
 function job(id: string, seq: number): JobValue {
   const at = new Date(0).toISOString();
-  return {
-    id,
-    seq,
-    percent: seq,
-    count: seq,
-    total: 100,
-    started_at: at,
-    updated_at: at,
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-  };
+  return jobValue(id, seq, { started_at: at, updated_at: at });
 }
 
 describe("Fanout", () => {

@@ -19,6 +19,7 @@ import * as api from "../../client/index";
 import { createProgressClient, type ProgressClient } from "../../client/progress-client";
 import type { ConnectionState } from "../../client/codes";
 import type { ProgressClientError } from "../../client/progress-client-error";
+import { job as jobValue } from "../helpers/jobs";
 
 const FAST = {
   retryDelay: 20,
@@ -39,19 +40,7 @@ async function until<T>(check: () => T, what: string, timeout = 5000): Promise<N
 
 function job(id: string, seq: number, extra: Partial<JobValue> = {}): JobValue {
   const now = new Date().toISOString();
-  return {
-    id,
-    percent: seq,
-    count: seq,
-    total: 100,
-    started_at: now,
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-    updated_at: now,
-    seq,
-    ...extra,
-  };
+  return jobValue(id, seq, { started_at: now, updated_at: now, ...extra });
 }
 
 /** A minimal gateway: token check at the handshake, subscribe with a snapshot ack, rooms per scope. */

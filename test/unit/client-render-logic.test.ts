@@ -10,21 +10,11 @@ import {
   trueFraction,
 } from "../../client/render/motion";
 import { arrange, compareJobs } from "../../client/render/order";
+import { job as jobValue } from "../helpers/jobs";
 
 function job(id: string, extra: Partial<JobValue> = {}): JobValue {
-  return {
-    id,
-    percent: 10,
-    count: 100,
-    total: 1000,
-    started_at: "2024-01-01T00:00:00.000Z",
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-    updated_at: "2024-01-01T00:00:10.000Z",
-    seq: 1,
-    ...extra,
-  };
+  const at = "2024-01-01T00:00:10.000Z";
+  return jobValue(id, 1, { percent: 10, count: 100, total: 1000, updated_at: at, ...extra });
 }
 
 describe("bar motion", () => {

@@ -3,21 +3,11 @@ import type { JobValue } from "../../shared/job";
 import { DEFAULT_LABELS, fill } from "../../client/render/labels";
 import { barFraction, motionHorizon, trueFraction } from "../../client/render/motion";
 import { toClientErrorCode } from "../../client/codes";
+import { job as jobValue } from "../helpers/jobs";
 
 function job(extra: Partial<JobValue> = {}): JobValue {
-  return {
-    id: "p",
-    percent: 0,
-    count: 0,
-    total: 3,
-    started_at: "2024-01-01T00:00:00.000Z",
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-    updated_at: "2024-01-01T00:00:10.000Z",
-    seq: 1,
-    ...extra,
-  };
+  const at = "2024-01-01T00:00:10.000Z";
+  return jobValue("p", 1, { percent: 0, count: 0, total: 3, updated_at: at, ...extra });
 }
 
 const children = { total: 3, completed: 1, failed: 0, canceled: 0, weight: 4, progress: 2e9 };

@@ -3,24 +3,13 @@ import type { JobMap, JobValue } from "../../shared/job";
 import type { StoreChange } from "../../shared/store";
 import { Subscription } from "../../client/subscription";
 import { ServerClock } from "../../client/server-clock";
+import { job as jobValue } from "../helpers/jobs";
 
 const T0 = Date.parse("2024-01-01T00:00:00.000Z");
 
 function job(id: string, seq: number, extra: Partial<JobValue> = {}): JobValue {
-  return {
-    id,
-    percent: seq,
-    count: seq,
-    total: 100,
-    started_at: new Date(T0).toISOString(),
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-    updated_at: new Date(T0).toISOString(),
-    seq,
-    heartbeat: 1000,
-    ...extra,
-  };
+  const at = new Date(T0).toISOString();
+  return jobValue(id, seq, { updated_at: at, heartbeat: 1000, ...extra });
 }
 
 function watch(sub: Subscription): Array<[JobMap, StoreChange]> {

@@ -1,21 +1,6 @@
 import type { JobValue } from "../../shared/job";
 import { JobStore } from "../../shared/store";
-
-function job(id: string, seq: number, extra: Partial<JobValue> = {}): JobValue {
-  return {
-    id,
-    percent: seq,
-    count: seq,
-    total: 100,
-    started_at: "2024-01-01T00:00:00.000Z",
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-    updated_at: "2024-01-01T00:00:01.000Z",
-    seq,
-    ...extra,
-  };
-}
+import { job } from "../helpers/jobs";
 
 describe("JobStore.apply (progress)", () => {
   test("keeps, per job, the value with the highest seq whatever the arrival order", () => {
