@@ -14,6 +14,7 @@ import type { JobValue } from "../../shared/job";
 import { RedisProgress } from "../../shared";
 import { TestGateway } from "../helpers/gateway";
 import { ScopeView, storedJobs } from "../helpers/fault";
+import { job as jobValue } from "../helpers/jobs";
 import { waitFor } from "../helpers/wait";
 
 let tg: TestGateway;
@@ -95,18 +96,13 @@ test("the browser SDK ignores replayed and duplicated progress on its own", asyn
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const job = (seq: number, count: number): JobValue => ({
-    id: "j",
-    percent: count * 10,
-    count,
-    total: 10,
-    started_at: "2024-01-01T00:00:00.000Z",
-    estimated_finished_at: null,
-    finished_at: null,
-    status: "running",
-    updated_at: new Date().toISOString(),
-    seq,
-  });
+  const job = (seq: number, count: number): JobValue =>
+    jobValue("j", seq, {
+      percent: count * 10,
+      count,
+      total: 10,
+      updated_at: new Date().toISOString(),
+    });
   io.on("connection", (socket) => {
     socket.on("subscribe", ({ scope }, ack) => {
       ack({ ok: true, scope, jobs: { j: job(5, 5) } });
