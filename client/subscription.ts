@@ -7,7 +7,7 @@
  * that raced with the gateway's snapshot read is neither lost nor allowed to
  * move a job backwards (it is merged by seq).
  */
-import type { JobMap, JobPatch, JobValue } from "../shared/job";
+import type { JobMap, JobPatch } from "../shared/job";
 import { withStalled } from "../shared/job";
 import { JobStore, type StoreChange } from "../shared/store";
 import type { ProgressClientError } from "./progress-client-error";
@@ -117,27 +117,24 @@ export class Subscription {
     if (Object.keys(change.updated).length > 0) this.#notify(change, now, false);
   }
 
-  /** The current jobs with stalled marks at `now`. */
+  /**
+   * The current jobs with stalled marks at `now`. A pure read: the marks the
+   * listeners last saw change only in #notify, so that reading the jobs between
+   * two stalled checks cannot swallow a flip that the listeners never saw.
+   */
   jobs(now: number): JobMap {
     const jobs: JobMap = {};
-    for (const [id, job] of Object.entries(this.#store.toJSON()))
-      jobs[id] = this.#mark(id, job, now);
+    // A snapshot value may already carry the gateway's mark; keep it for that seq (our
+    // clock estimate may not be calibrated yet), else judge from the estimated server time.
+    for (const [id, job] of Object.entries(this.#store.toJSON())) jobs[id] = withStalled(job, now);
     return jobs;
   }
 
-  #mark(id: string, job: JobValue, now: number): JobValue {
-    // A snapshot value may already carry the gateway's mark; keep it for that seq (our
-    // clock estimate may not be calibrated yet), else judge from the estimated server time.
-    const marked = withStalled(job, now);
-    if (marked.stalled === true) this.#stalled.add(id);
-    else this.#stalled.delete(id);
-    return marked;
-  }
-
   #notify(change: StoreChange, now: number, always: boolean): void {
-    for (const id of change.removed) this.#stalled.delete(id);
     if (!always && change.removed.length === 0 && Object.keys(change.updated).length === 0) return;
     const jobs = this.jobs(now);
+    this.#stalled.clear();
+    for (const [id, job] of Object.entries(jobs)) if (job.stalled === true) this.#stalled.add(id);
     const updated: JobMap = {};
     for (const id of Object.keys(change.updated)) {
       const job = jobs[id];

@@ -102,6 +102,17 @@ describe("Subscription", () => {
 });
 
 describe("ServerClock", () => {
+  test("reading the jobs between two stalled checks does not swallow the flip", () => {
+    const sub = new Subscription("s");
+    const calls = watch(sub);
+    sub.begin();
+    sub.settle({ a: job("a", 1) }, T0);
+    expect(sub.jobs(T0 + 3001).a?.stalled).toBe(true); // a second view mounting, say
+    sub.checkStalled(T0 + 3001);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]![1].updated).toEqual({ a: { ...job("a", 1), stalled: true } });
+  });
+
   test("estimates the skew as the smallest local-minus-server difference", () => {
     const clock = new ServerClock();
     expect(clock.now(1000)).toBe(1000);
