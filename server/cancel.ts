@@ -122,6 +122,7 @@ export class CancelService {
         runCancel(redis, prefix, scope, id, cluster),
         timeout,
         "A cancel",
+        "redisTimeout",
       );
       logger.info({ scope, id, sub: claims.sub }, "cancel requested");
       return { ok: true, cancel_requested_at: result.cancel_requested_at };

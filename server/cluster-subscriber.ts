@@ -104,7 +104,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       }
       return link.redis.ssubscribe(...group);
     });
-    await withTimeout(Promise.all(sends), this.#timeout, "SSUBSCRIBE");
+    await withTimeout(Promise.all(sends), this.#timeout, "SSUBSCRIBE", "redisTimeout");
   }
 
   /** Unsubscribes where each channel is subscribed; a no-op for a link that is gone. */
@@ -124,7 +124,8 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       // SUNSUBSCRIBE takes channels of one slot at a time.
       for (const channel of group) sends.push(link.redis.sunsubscribe(channel));
     }
-    if (sends.length > 0) await withTimeout(Promise.all(sends), this.#timeout, "SUNSUBSCRIBE");
+    if (sends.length > 0)
+      await withTimeout(Promise.all(sends), this.#timeout, "SUNSUBSCRIBE", "redisTimeout");
   }
 
   async close(): Promise<void> {

@@ -8,13 +8,10 @@
  */
 import { expiresAt, type JobValue } from "../shared/job";
 
+export { isExpired } from "../shared/job";
+
 /** setTimeout's longest delay; a later time is reached in several steps. */
 const MAX_TIMER = 2 ** 31 - 1;
-
-/** True when a fresh read at `now` would no longer return the job. */
-export function isExpired(job: JobValue, now: number): boolean {
-  return expiresAt(job) <= now;
-}
 
 /** One scope's timer, due when the first of its held jobs is pruned. */
 export class ExpiryTimer {

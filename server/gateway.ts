@@ -12,7 +12,7 @@ import pino, { type BaseLogger } from "pino";
 import { Server as IoServer } from "socket.io";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
-import { withStalled, type JobMap, type JobPatch } from "../shared/job";
+import { visibleJobs, type JobMap, type JobPatch } from "../shared/job";
 import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
 import { defaultRedisSource, isCluster, openClient } from "../shared/tracker/connection";
 import type { RedisClient } from "../shared/tracker/scripts";
@@ -20,7 +20,6 @@ import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
 import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
-import { isExpired } from "./expiry";
 import { Fanout } from "./fanout";
 import { HealthCheck, type HealthCheckTarget } from "./health-check";
 import { createRouter } from "./http";
@@ -235,7 +234,7 @@ export class Gateway {
         contentType: this.metrics.registry.contentType,
         body: await this.metrics.registry.metrics(),
       }),
-      verify: (token) => verifyToken(token, this.#key, this.#clockTolerance),
+      verify,
       jobs: (scope) => this.#jobs(scope),
       origins: this.#origins,
       logger: this.logger,
@@ -291,7 +290,7 @@ export class Gateway {
     guardUpgrades(this.server, added, path, this.#origins);
     guardPolling(this.io.engine, this.#origins);
     const handlers = new SocketHandlers({
-      verify: (token) => verifyToken(token, this.#key, this.#clockTolerance),
+      verify,
       clockTolerance: this.#clockTolerance,
       subscriptions: this.#subscriptions,
       fanout: this.#fanout,
@@ -343,7 +342,12 @@ export class Gateway {
   async healthy(): Promise<boolean> {
     if (!this.#subscriber.ready) return false;
     try {
-      await withTimeout(this.#redis.ping(), Math.min(this.#redisTimeout, 2000), "PING");
+      await withTimeout(
+        this.#redis.ping(),
+        Math.min(this.#redisTimeout, 2000),
+        "PING",
+        "redisTimeout",
+      );
       return true;
     } catch {
       return false;
@@ -388,19 +392,14 @@ export class Gateway {
       readJobs(this.#redis, this.prefix, scope, this.#cluster),
       this.#redisTimeout,
       "A snapshot read",
+      "redisTimeout",
     );
     if (garbage.length > 0) {
       this.metrics.garbage.inc({ where: "snapshot" }, garbage.length);
       this.logger.warn({ scope, count: garbage.length }, "skipped values that are not jobs");
     }
-    const now = Date.now();
-    for (const id of Object.keys(jobs)) {
-      const job = jobs[id] as JobMap[string];
-      // Past retention: Redis drops it at its next housekeeping; no reader shows it any more.
-      if (isExpired(job, now)) delete jobs[id];
-      else jobs[id] = withStalled(job, now);
-    }
-    return jobs;
+    // Past retention: Redis drops it at its next housekeeping; no reader shows it any more.
+    return visibleJobs(Object.entries(jobs), Date.now());
   }
 
   #emit(event: "progress" | "snapshot", scope: string, jobs: JobPatch): void {

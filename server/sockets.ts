@@ -52,8 +52,8 @@ export interface SocketHandlersOptions {
   limits: SubscribeLimits;
   metrics: GatewayMetrics;
   logger: BaseLogger;
-  /** Runs `cancel` requests; without it they are answered `unavailable`. */
-  cancel?: CancelService;
+  /** Runs `cancel` requests. */
+  cancel: CancelService;
 }
 
 /** setTimeout's longest delay; a token living longer is re-armed. */
@@ -178,7 +178,7 @@ export class SocketHandlers {
       scope,
       jobs: this.#o.subscriptions.jobs(scope) ?? emptyMap(),
     };
-    if (this.#o.cancel && CancelService.allows(socket.data.claims, scope)) ack.can_cancel = true;
+    if (CancelService.allows(socket.data.claims, scope)) ack.can_cancel = true;
     return ack;
   }
 
@@ -277,10 +277,6 @@ export class SocketHandlers {
     request: unknown,
     ack: (response: CancelAck) => void,
   ): Promise<void> {
-    if (this.#o.cancel === undefined) {
-      ack(ackError("unavailable", "This gateway does not run cancel requests"));
-      return;
-    }
     ack(await this.#o.cancel.handle(socket.data.claims, socket.data.bucket, request));
   }
 }

@@ -97,13 +97,23 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   async subscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
     await this.#whenReady();
-    await withTimeout(this.#client.subscribe(...channels), this.#timeout, "SUBSCRIBE");
+    await withTimeout(
+      this.#client.subscribe(...channels),
+      this.#timeout,
+      "SUBSCRIBE",
+      "redisTimeout",
+    );
   }
 
   /** Unsubscribes; a no-op while disconnected (a new connection starts with nothing subscribed). */
   async unsubscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0 || !this.ready) return;
-    await withTimeout(this.#client.unsubscribe(...channels), this.#timeout, "UNSUBSCRIBE");
+    await withTimeout(
+      this.#client.unsubscribe(...channels),
+      this.#timeout,
+      "UNSUBSCRIBE",
+      "redisTimeout",
+    );
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,7 @@
  */
 import { Emitter } from "../shared/emitter";
 import type { JobMap, JobPatch } from "../shared/job";
-import { withStalled } from "../shared/job";
+import { visibleJobs } from "../shared/job";
 import { scopeKeys } from "../shared/keys";
 import { JobStore } from "../shared/store";
 import { withTimeout } from "../shared/tracker/timing";
@@ -172,13 +172,8 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
   }
 
   #jobsOf(entry: Entry): JobMap {
-    const now = Date.now();
-    const jobs = emptyMap<JobMap[string]>();
-    for (const [id, value] of Object.entries(entry.store.toJSON())) {
-      // Past retention (its timer is due): a fresh read would not return it either.
-      if (!isExpired(value, now)) jobs[id] = withStalled(value, now);
-    }
-    return jobs;
+    // Past retention (its timer is due): a fresh read would not return it either.
+    return visibleJobs(Object.entries(entry.store.toJSON()), Date.now());
   }
 
   /** Drops held jobs that reached their retention and tells the scope's clients (`null`). */
@@ -232,6 +227,7 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
         this.#read(entry.scope),
         this.#timeout,
         "A snapshot read",
+        "redisTimeout",
       );
       if (garbage.length > 0) this.emit("garbage", entry.scope, garbage.length, "snapshot");
       if (this.#entries.get(entry.channel) !== entry || entry.again) continue;

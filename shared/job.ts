@@ -137,6 +137,31 @@ export function expiresAt(job: JobValue): number {
   return Number.isNaN(at) ? Infinity : at;
 }
 
+/**
+ * The smallest count at which the integer percent (floor of count * 100 / total)
+ * exceeds `percent`: when the tracker writes next, and how far a bar may move.
+ */
+export function boundaryAfter(percent: number, total: number): number {
+  if (percent >= 100 || total === 0) return Infinity;
+  return Math.floor(((percent + 1) * total + 99) / 100);
+}
+
+/** True when a fresh read at `now` would no longer return the job (its retention ran out). */
+export function isExpired(job: JobValue, now: number): boolean {
+  return expiresAt(job) <= now;
+}
+
+/**
+ * What every reader shows of a scope's jobs at `now`: those past retention left
+ * out, stalled ones marked. Returns a new map without a prototype, so that a
+ * job id `__proto__` stays an ordinary key.
+ */
+export function visibleJobs(jobs: Iterable<[string, JobValue]>, now: number): JobMap {
+  const out = Object.create(null) as JobMap;
+  for (const [id, job] of jobs) if (!isExpired(job, now)) out[id] = withStalled(job, now);
+  return out;
+}
+
 /** True for a running job whose last write is older than three of its heartbeats. */
 export function isStalled(job: JobValue, now: number): boolean {
   if (job.status !== "running") return false;

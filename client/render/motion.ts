@@ -9,7 +9,7 @@
  * moment and then waits, so it never runs past what the next update is
  * expected to say; when the update arrives the bar snaps to its truth.
  */
-import type { JobValue } from "../../shared/job";
+import { boundaryAfter, type JobValue } from "../../shared/job";
 
 /** A running bar never shows more than this before the job says it is complete. */
 export const MAX_RUNNING_FRACTION = 0.99;
@@ -27,7 +27,7 @@ export function trueFraction(job: JobValue): number {
 
 /** The count at which the integer percent next changes (the tracker's own rule). */
 export function nextBoundary(job: JobValue): number {
-  return Math.ceil(((job.percent + 1) * job.total) / 100);
+  return boundaryAfter(job.percent, job.total);
 }
 
 /**

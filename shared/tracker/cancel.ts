@@ -6,10 +6,9 @@
  */
 import { ConflictError } from "../errors/conflict-error";
 import { NotFoundError } from "../errors/not-found-error";
-import { DEFAULT_PREFIX, scopeKeys, validateJobId, validatePrefix } from "../keys";
-import { formatScope } from "../scope";
-import { acquireConnection } from "./connection";
+import { scopeKeys, validateJobId } from "../keys";
 import type { ScopeOptions } from "./options";
+import { resolveScope } from "./queries";
 import { publishCommand, runScript, type RedisClient } from "./scripts";
 
 /** Return codes of `cancel-2.lua`. */
@@ -80,10 +79,8 @@ export async function requestCancel(options: ScopeOptions & { id: string }): Pro
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Expected an options object");
   }
-  const scope = formatScope(options.scope);
   const id = validateJobId(options.id);
-  const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
-  const conn = acquireConnection(options.redis);
+  const { conn, scope, prefix } = resolveScope(options);
   try {
     return await runCancel(conn.client, prefix, scope, id, conn.cluster);
   } finally {

@@ -3,7 +3,7 @@
  * Reads go through the read script so that retention is applied on read too.
  */
 import { DEFAULT_PREFIX, scopeKeys, validateJobId, validatePrefix } from "../keys";
-import { expiresAt, parseJobValue, withStalled, type JobValue } from "../job";
+import { isExpired, parseJobValue, withStalled, type JobValue } from "../job";
 import { formatScope } from "../scope";
 import { acquireConnection, type Connection } from "./connection";
 import type { ScopeOptions } from "./options";
@@ -41,19 +41,24 @@ function toJob(value: JobValue): Job {
   return job;
 }
 
-interface Resolved {
+export interface ResolvedScope {
   conn: Connection;
   scope: string;
+  prefix: string;
   keys: ReturnType<typeof scopeKeys>;
 }
 
-function resolve(options: ScopeOptions): Resolved {
+/**
+ * Validates the scope options (before any Redis command) and acquires the
+ * connection; the caller must `conn.release()`.
+ */
+export function resolveScope(options: ScopeOptions): ResolvedScope {
   if (typeof options !== "object" || options === null)
     throw new TypeError("Expected an options object");
   const scope = formatScope(options.scope);
   const prefix = validatePrefix(options.prefix ?? DEFAULT_PREFIX);
   const conn = acquireConnection(options.redis);
-  return { conn, scope, keys: scopeKeys(prefix, scope, conn.cluster) };
+  return { conn, scope, prefix, keys: scopeKeys(prefix, scope, conn.cluster) };
 }
 
 /**
@@ -61,7 +66,7 @@ function resolve(options: ScopeOptions): Resolved {
  * job. Values come back as stored (ISO strings), with `stalled` added.
  */
 export async function readScope(options: ScopeOptions): Promise<Record<string, JobValue>> {
-  const { conn, scope, keys } = resolve(options);
+  const { conn, scope, keys } = resolveScope(options);
   try {
     const flat = (await runScript(
       conn.client,
@@ -76,7 +81,7 @@ export async function readScope(options: ScopeOptions): Promise<Record<string, J
       const value = parseJobValue(flat[i + 1] as string);
       // A value filed under another id is garbage too (as the gateway's reader says); one
       // past retention stays in Redis until its next housekeeping, but is gone for readers.
-      if (value === null || value.id !== flat[i] || expiresAt(value) <= now) continue;
+      if (value === null || value.id !== flat[i] || isExpired(value, now)) continue;
       jobs[flat[i] as string] = withStalled(value, now);
     }
     return jobs;
@@ -102,7 +107,7 @@ export async function find(options: ScopeOptions & { id: string }): Promise<Job 
 /** Removes one job (`id`) or every job of the scope; resolves to the number removed. */
 export async function remove(options: ScopeOptions & { id?: string }): Promise<number> {
   const id = options.id === undefined ? "" : validateJobId(options.id);
-  const { conn, scope, keys } = resolve(options);
+  const { conn, scope, keys } = resolveScope(options);
   try {
     return (await runScript(
       conn.client,

@@ -4,7 +4,7 @@
  * The hot path is `tick()`: an addition and a comparison against the count at
  * which the integer percent next changes. Only when that boundary is crossed
  * does it read the clock and decide between writing now and arming a trailing
- * write (see `#crossed`). Writes are serialized and coalesced by `#requestWrite`.
+ * write (see `#recompute`). Writes are serialized and coalesced by `#requestWrite`.
  *
  * Control and composition ride on the same writes: the write script's reply
  * carries a cancel request (`signal`, the `"cancel"` event), and a child's
@@ -15,7 +15,7 @@ import { Emitter } from "../emitter";
 import { InvalidArgumentError } from "../errors/invalid-argument-error";
 import { RedisProgressError } from "../errors/redis-progress-error";
 import { TimeoutError } from "../errors/timeout-error";
-import type { JobStatus, JsonObject } from "../job";
+import { boundaryAfter, type JobStatus, type JsonObject } from "../job";
 import {
   scopeKeys,
   validateJobId,
@@ -68,12 +68,6 @@ let warnedNoListener = false;
 function percentOf(count: number, total: number): number {
   if (total === 0 || count >= total) return 100;
   return Math.floor((count * 100) / total);
-}
-
-/** The smallest count at which the integer percent exceeds `percent`. */
-function boundaryAfter(percent: number, total: number): number {
-  if (percent >= 100 || total === 0) return Infinity;
-  return Math.floor(((percent + 1) * total + 99) / 100);
 }
 
 export class RedisProgress extends Emitter<RedisProgressEvents> {
@@ -284,7 +278,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   tick(n = 1): void {
     if (n !== 1) validateCount("n", n);
     this.#count += n;
-    if (this.#count >= this.#nextBoundary) this.#crossed();
+    if (this.#count >= this.#nextBoundary) this.#recompute();
   }
 
   /** Sets the count absolutely (for jobs that know how far they are rather than how much they did). */
@@ -365,19 +359,17 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     });
   }
 
+  /**
+   * The count or total changed (tick() calls it only when the count reached the
+   * next percent boundary: the only place tick() reads the clock, through
+   * #scheduleWrite). A changed percent schedules a write.
+   */
   #recompute(): void {
     const before = this.#percent;
     this.#percent = percentOf(this.#count, this.#total);
     this.#nextBoundary =
       this.#status === "running" ? boundaryAfter(this.#percent, this.#total) : Infinity;
     if (this.#percent !== before) this.#scheduleWrite();
-  }
-
-  /** The count reached the next percent boundary: the only place tick() reads the clock. */
-  #crossed(): void {
-    this.#percent = percentOf(this.#count, this.#total);
-    this.#nextBoundary = boundaryAfter(this.#percent, this.#total);
-    this.#scheduleWrite();
   }
 
   /** Writes now if `interval` has passed since the last write, else arms the trailing write. */
@@ -448,6 +440,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
         this.#command(attempt),
         this.#writeTimeout,
         "A progress write",
+        "writeTimeout",
       );
       this.#onReply(reply);
     } finally {
@@ -560,7 +553,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     for (;;) {
       const remaining = deadline - Date.now();
       try {
-        await withTimeout(this.#requestWrite(), Math.max(1, remaining), what);
+        await withTimeout(this.#requestWrite(), Math.max(1, remaining), what, "timeout");
         return;
       } catch (error) {
         const left = deadline - Date.now();

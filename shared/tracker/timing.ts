@@ -1,14 +1,20 @@
 /** Small promise helpers for the write path. */
 import { TimeoutError } from "../errors/timeout-error";
 
-/** Rejects with a TimeoutError when `promise` has not settled within `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * Rejects with a TimeoutError when `promise` has not settled within `ms`; the
+ * message names `option`, the setting that gave `ms`, so users know what to change.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  option: string,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(
-        new TimeoutError(
-          `${what} did not complete within ${ms} ms (see the \`writeTimeout\` option)`,
-        ),
+        new TimeoutError(`${what} did not complete within ${ms} ms (see the \`${option}\` option)`),
       );
     }, ms);
     promise.then(
