@@ -13,14 +13,15 @@ import type { NextFunction, Request, Response, Router } from "express";
 import type { BaseLogger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { RedisProgressError } from "../shared/errors/redis-progress-error";
-import type { AckError, CancelErrorCode } from "../shared/events";
+import { ackError, type AckError, type CancelErrorCode } from "../shared/events";
 import { grantsAllow } from "../shared/grants";
 import { validateJobId } from "../shared/keys";
 import { formatScope } from "../shared/scope";
 import { runCancel } from "../shared/tracker/cancel";
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
-import { bearerToken, type TokenClaims } from "./auth";
+import type { TokenClaims } from "./auth";
+import { claimsOr401 } from "./bearer";
 import type { Bucket, SubscribeLimits } from "./limits";
 
 export interface CancelServiceOptions {
@@ -50,10 +51,6 @@ const HTTP_STATUS: Record<CancelErrorCode, number> = {
   rate_limited: 429,
   unavailable: 503,
 };
-
-function refuse(code: CancelErrorCode, message: string): AckError<CancelErrorCode> {
-  return { ok: false, error: { code, message } };
-}
 
 export class CancelService {
   readonly #o: CancelServiceOptions;
@@ -102,19 +99,22 @@ export class CancelService {
       if (typeof body.scope !== "string") throw new Error("Expected a request `{ scope, id }`");
       scope = formatScope(body.scope);
     } catch (error) {
-      return refuse("invalid_scope", (error as Error).message);
+      return ackError<CancelErrorCode>("invalid_scope", (error as Error).message);
     }
     let id: string;
     try {
       id = validateJobId(body.id);
     } catch (error) {
-      return refuse("invalid_argument", (error as Error).message);
+      return ackError<CancelErrorCode>("invalid_argument", (error as Error).message);
     }
     if (!CancelService.allows(claims, scope)) {
-      return refuse("forbidden", `The token does not grant cancelling in scope "${scope}"`);
+      return ackError<CancelErrorCode>(
+        "forbidden",
+        `The token does not grant cancelling in scope "${scope}"`,
+      );
     }
     if (bucket !== undefined && !this.#o.limits.take(bucket, Date.now())) {
-      return refuse("rate_limited", "Too many requests; slow down");
+      return ackError<CancelErrorCode>("rate_limited", "Too many requests; slow down");
     }
     const { redis, prefix, cluster, timeout, logger } = this.#o;
     try {
@@ -129,11 +129,11 @@ export class CancelService {
     } catch (error) {
       if (error instanceof RedisProgressError) {
         if (error.code === "not_found" || error.code === "conflict") {
-          return refuse(error.code, error.message);
+          return ackError<CancelErrorCode>(error.code, error.message);
         }
       }
       logger.warn({ err: error, scope, id }, "cancel failed: Redis did not answer");
-      return refuse("unavailable", "Redis did not answer; try again");
+      return ackError<CancelErrorCode>("unavailable", "Redis did not answer; try again");
     }
   }
 
@@ -155,19 +155,8 @@ export class CancelService {
     verify: (token: unknown) => Promise<TokenClaims>,
   ): Promise<void> {
     res.setHeader("Cache-Control", "no-store");
-    let claims: TokenClaims;
-    try {
-      claims = await verify(bearerToken(req.headers.authorization));
-    } catch (error) {
-      this.#o.logger.debug({ reason: (error as Error).message }, "/api/jobs/cancel: token refused");
-      res.status(401).json({
-        error: {
-          code: "unauthorized",
-          message: "A valid `Authorization: Bearer <token>` header is required",
-        },
-      });
-      return;
-    }
+    const claims = await claimsOr401(req, res, verify, this.#o.logger, "/api/jobs/cancel");
+    if (claims === undefined) return;
     const { scope, id } = req.query;
     const answer = await this.handle(claims, undefined, { scope, id });
     if (answer.ok) {

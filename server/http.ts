@@ -9,7 +9,8 @@ import type { BaseLogger } from "pino";
 import { formatScope } from "../shared/scope";
 import { grantsAllow } from "../shared/grants";
 import type { JobMap } from "../shared/job";
-import { bearerToken, type TokenClaims } from "./auth";
+import type { TokenClaims } from "./auth";
+import { claimsOr401 } from "./bearer";
 import type { OriginPolicy } from "./origin";
 
 /** What the routes need from the gateway. */
@@ -91,14 +92,8 @@ export function createRouter(deps: HttpDeps): Router {
 
   router.get("/api/jobs", async (req: Request, res: Response) => {
     res.setHeader("Cache-Control", "no-store");
-    let claims: TokenClaims;
-    try {
-      claims = await deps.verify(bearerToken(req.headers.authorization));
-    } catch (error) {
-      deps.logger.debug({ reason: (error as Error).message }, "/api/jobs: token refused");
-      fail(res, 401, "unauthorized", "A valid `Authorization: Bearer <token>` header is required");
-      return;
-    }
+    const claims = await claimsOr401(req, res, deps.verify, deps.logger, "/api/jobs");
+    if (claims === undefined) return;
     let scope: string;
     try {
       const raw = req.query.scope;

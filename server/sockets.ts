@@ -8,14 +8,14 @@
  */
 import type { BaseLogger } from "pino";
 import type { Socket } from "socket.io";
-import type {
-  AckError,
-  CancelAck,
-  ClientToServerEvents,
-  ServerToClientEvents,
-  SubscribeAck,
-  SubscribeErrorCode,
-  UnsubscribeAck,
+import {
+  ackError,
+  type CancelAck,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+  type SubscribeAck,
+  type SubscribeErrorCode,
+  type UnsubscribeAck,
 } from "../shared/events";
 import { grantsAllow } from "../shared/grants";
 import { formatScope } from "../shared/scope";
@@ -62,10 +62,6 @@ const MAX_TIMER = 2 ** 31 - 1;
 /** Rooms are `#<scope>`: `#` never occurs in a scope nor in a socket id. */
 export function roomOf(scope: string): string {
   return `#${scope}`;
-}
-
-function ackError<C extends string>(code: C, message: string): AckError<C> {
-  return { ok: false, error: { code, message } };
 }
 
 function noop(): void {}

@@ -18,6 +18,11 @@ export interface AckError<C extends string = SubscribeErrorCode> {
  * `can_cancel` (added field) is present, `true`, when the token's `cancel` claim
  * grants the scope, so that a dashboard shows cancel buttons only then.
  */
+/** The refusal an ack carries. */
+export function ackError<C extends string>(code: C, message: string): AckError<C> {
+  return { ok: false, error: { code, message } };
+}
+
 export type SubscribeAck = { ok: true; scope: string; jobs: JobMap; can_cancel?: true } | AckError;
 export type UnsubscribeAck = { ok: true } | AckError;
 /** `cancel_requested_at` (added field): when the cancel was (first) requested. */
