@@ -20,7 +20,7 @@ import type { JobValue } from "../../shared/job";
 import type { ProgressClientError } from "../progress-client-error";
 import { ago, formatCount, timeLeft } from "./format";
 import { fill, type Labels } from "./labels";
-import { barFraction, motionHorizon, trueFraction } from "./motion";
+import { barFractionAt, motionHorizon, trueFraction } from "./motion";
 
 /** What every row of one list shares. */
 export interface RowContext {
@@ -84,11 +84,14 @@ export class JobRow {
   #expanded = false;
   #receivedAt = 0;
   #horizon = 0;
+  /** trueFraction of the job as last rendered. */
+  #truth = 0;
   #shown = -1;
 
   constructor(job: JobValue, ctx: RowContext) {
     this.#ctx = ctx;
     this.#job = job;
+    this.#truth = trueFraction(job);
     const li = (this.element = el("li", "rp-job"));
     li.dataset.jobId = job.id;
     const head = el("div", "rp-head", li);
@@ -121,12 +124,13 @@ export class JobRow {
    * (where the bar's motion starts).
    */
   update(job: JobValue, serverNow: number, localNow: number, fresh = true): void {
-    const { labels, locale } = this.#ctx;
+    const { locale } = this.#ctx;
     this.#job = job;
     if (fresh) this.#receivedAt = localNow;
     this.#horizon = motionHorizon(job, this.#ctx.interval);
+    this.#truth = trueFraction(job);
     this.#showState();
-    const name = job.name || fill(labels.untitled, { id: job.id.slice(0, 8) });
+    const name = this.#displayName();
     setText(this.#name, name);
     this.#name.title = name;
 
@@ -147,16 +151,21 @@ export class JobRow {
     this.tick(serverNow);
   }
 
+  /** The job's name, or a placeholder naming its id. */
+  #displayName(): string {
+    return this.#job.name || fill(this.#ctx.labels.untitled, { id: this.#job.id.slice(0, 8) });
+  }
+
   /** Moves the bar for a frame at `localNow`; true while it has further to go. */
   frame(localNow: number): boolean {
     const elapsed = localNow - this.#receivedAt;
-    this.#draw(barFraction(this.#job, elapsed, this.#ctx.interval));
+    this.#draw(barFractionAt(this.#job, elapsed, this.#horizon, this.#truth));
     return elapsed < this.#horizon;
   }
 
   /** Shows the stored truth (no extrapolation). */
   snap(): void {
-    this.#draw(trueFraction(this.#job));
+    this.#draw(this.#truth);
   }
 
   /** Refreshes the words that depend on the time ("about 2 minutes left"). */
@@ -220,8 +229,7 @@ export class JobRow {
     const sending = this.#canceling === "sending";
     button.disabled = sending;
     setText(button, sending ? labels.canceling : labels.cancel);
-    const name = job.name || fill(labels.untitled, { id: job.id.slice(0, 8) });
-    button.setAttribute("aria-label", fill(labels.cancelJob, { name }));
+    button.setAttribute("aria-label", fill(labels.cancelJob, { name: this.#displayName() }));
   }
 
   /**

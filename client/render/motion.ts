@@ -45,8 +45,19 @@ export function motionHorizon(job: JobValue, interval: number): number {
 
 /** The fraction (0..1) the bar shows `elapsed` ms after the update carrying `job` arrived. */
 export function barFraction(job: JobValue, elapsed: number, interval: number): number {
-  const truth = trueFraction(job);
-  const horizon = motionHorizon(job, interval);
+  return barFractionAt(job, elapsed, motionHorizon(job, interval), trueFraction(job));
+}
+
+/**
+ * barFraction with the per-update parts (`horizon` from motionHorizon, `truth`
+ * from trueFraction) computed once by the caller, for the animation loop.
+ */
+export function barFractionAt(
+  job: JobValue,
+  elapsed: number,
+  horizon: number,
+  truth: number,
+): number {
   if (horizon === 0 || elapsed <= 0) return truth;
   const predicted = job.count + ((job.rate ?? 0) * Math.min(elapsed, horizon)) / 1000;
   return Math.max(truth, Math.min(predicted / job.total, MAX_RUNNING_FRACTION));
