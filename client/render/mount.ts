@@ -156,9 +156,11 @@ export function mountProgress(element: Element, options: MountOptions): () => vo
     };
     const { roots, children } = arrange(jobs);
     place(list, roots.map(rowOf));
-    for (const [id, row] of rows) place(row.children, (children.get(id) ?? []).map(rowOf));
+    // Rows rowOf creates here are visited later in this same loop (Map order).
     for (const [id, row] of rows) {
-      row.setChildren(children.get(id) ?? []);
+      const kids = children.get(id) ?? [];
+      place(row.children, kids.map(rowOf));
+      row.setChildren(kids);
       // The grant may have changed with a resubscribe (a new token).
       row.refreshActions();
     }
