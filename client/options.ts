@@ -47,7 +47,7 @@ export interface ProgressClientOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-export const DEFAULT_OPTIONS = {
+const DEFAULT_OPTIONS = {
   ackTimeout: 10_000,
   retryDelay: 1_000,
   maxRetryDelay: 30_000,

@@ -21,7 +21,7 @@ export interface TokenClaims {
 /** A JWT is three base64url parts; anything else is refused before it reaches jose. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** Far above any real token; bounds the work an attacker can make us do. */
-export const MAX_TOKEN_LENGTH = 8192;
+const MAX_TOKEN_LENGTH = 8192;
 /** Grants per claim: a token is not a database. */
 export const MAX_GRANTS = 256;
 

@@ -37,7 +37,7 @@ export interface CancelServiceOptions {
 }
 
 /** A successful cancel: the ack of DESIGN.md plus when it was requested. */
-export type CancelOk = { ok: true; cancel_requested_at: string };
+type CancelOk = { ok: true; cancel_requested_at: string };
 /** Assignable to the event map's CancelAck. */
 export type CancelAnswer = CancelOk | AckError<CancelErrorCode>;
 

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import pino, { type Logger } from "pino";
-import type { RedisOption } from "../shared/tracker/connection";
+import { clusterNodeUrls, type RedisOption } from "../shared/tracker/connection";
 import { configFromEnv, type GatewayConfig } from "./config";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./embedded-redis";
 import { createGateway, type Gateway } from "./gateway";
@@ -121,9 +121,7 @@ async function serve(): Promise<void> {
     let redis: RedisOption;
     if (config.clusterNodes !== undefined) {
       // Seeds as redis:// URLs: the gateway opens (and closes) the Cluster itself.
-      redis = config.clusterNodes.map(({ host, port }) =>
-        host.includes(":") ? `redis://[${host}]:${port}` : `redis://${host}:${port}`,
-      );
+      redis = clusterNodeUrls(config.clusterNodes);
       logger.info({ nodes: config.clusterNodes }, "using Redis Cluster (sharded pub/sub)");
     } else if (config.redisUrl !== undefined) {
       redis = config.redisUrl;

@@ -186,14 +186,14 @@ const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i;
 
 /** True for a request from this machine, addressed to a loopback name. */
-export function isLoopbackRequest(req: Request): boolean {
+function isLoopbackRequest(req: Request): boolean {
   const address = req.socket.remoteAddress ?? "";
   const host = req.headers.host ?? "";
   return LOOPBACK_ADDRESS.test(address) && LOOPBACK_HOST.test(host);
 }
 
 /** The grants of a demo token: `<first part>:*` for each demo scope. */
-export function demoGrants(scopes: readonly string[]): string[] {
+function demoGrants(scopes: readonly string[]): string[] {
   return [...new Set(scopes.map((scope) => `${formatScope(scope).split(":")[0] as string}:*`))];
 }
 

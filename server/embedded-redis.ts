@@ -14,7 +14,7 @@ export interface EmbeddedRedis {
 }
 
 /** The redis-server on PATH (or REDISMS_SYSTEM_BINARY), or undefined. */
-export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function findRedisServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.REDISMS_SYSTEM_BINARY) return env.REDISMS_SYSTEM_BINARY;
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     if (dir === "") continue;

@@ -14,7 +14,12 @@ import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
 import { visibleJobs, type JobMap, type JobPatch } from "../shared/job";
 import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
-import { defaultRedisSource, isCluster, openClient } from "../shared/tracker/connection";
+import {
+  defaultRedisSource,
+  isCluster,
+  isRedisClient,
+  openClient,
+} from "../shared/tracker/connection";
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
@@ -145,12 +150,12 @@ export class Gateway {
       this.#redis = openClient(source as string | readonly string[], { maxRetriesPerRequest: 1 });
       this.#ownsRedis = true;
     } else {
-      if (typeof (source as { defineCommand?: unknown }).defineCommand !== "function") {
+      if (!isRedisClient(source)) {
         throw new InvalidArgumentError(
           "Expected `redis` to be an ioredis client, a Cluster or a URL string",
         );
       }
-      this.#redis = source as RedisClient;
+      this.#redis = source;
       this.#ownsRedis = false;
     }
     this.#cluster = isCluster(this.#redis);

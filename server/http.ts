@@ -27,7 +27,7 @@ export interface HttpDeps {
 }
 
 /** `server/public/` here, and `dist/server/public/` once built (the build copies it). */
-export const PUBLIC_DIR = join(__dirname, "public");
+const PUBLIC_DIR = join(__dirname, "public");
 
 /** The browser bundle: beside `dist/server` once built, or in `dist/` of a checkout. */
 const BUNDLE_CANDIDATES = [

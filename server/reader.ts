@@ -60,7 +60,7 @@ export async function readJobs(
   return result;
 }
 
-export interface ParsedMessage {
+interface ParsedMessage {
   patch: JobPatch;
   /** Entries skipped because they were not jobs (or the whole message, as 1). */
   garbage: number;

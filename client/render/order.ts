@@ -20,7 +20,7 @@ export function compareJobs(a: JobValue, b: JobValue): number {
   return diff !== 0 ? diff : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-export interface Arrangement {
+interface Arrangement {
   /** Top-level jobs, in display order. */
   roots: JobValue[];
   /** Children by parent id, each list in display order. */

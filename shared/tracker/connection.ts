@@ -154,6 +154,22 @@ export function openClient(
   });
 }
 
+/** Cluster seeds as `redis://` URLs (IPv6 hosts in brackets). */
+export function clusterNodeUrls(nodes: readonly ClusterNode[]): string[] {
+  return nodes.map(({ host, port }) =>
+    host.includes(":") ? `redis://[${host}]:${port}` : `redis://${host}:${port}`,
+  );
+}
+
+/** True when `value` is an ioredis client or Cluster (it has `defineCommand`). */
+export function isRedisClient(value: unknown): value is RedisClient {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { defineCommand?: unknown }).defineCommand === "function"
+  );
+}
+
 /**
  * The `redis` default: REDIS_CLUSTER_NODES (seeds of a Redis Cluster, as the
  * gateway reads them) when set, else REDIS_URL, else the local default.
@@ -161,9 +177,7 @@ export function openClient(
 export function defaultRedisSource(env: NodeJS.ProcessEnv = process.env): string | string[] {
   const nodes = env.REDIS_CLUSTER_NODES;
   if (nodes !== undefined && nodes.trim() !== "") {
-    return parseClusterNodes(nodes).map(({ host, port }) =>
-      host.includes(":") ? `redis://[${host}]:${port}` : `redis://${host}:${port}`,
-    );
+    return clusterNodeUrls(parseClusterNodes(nodes));
   }
   const url = env.REDIS_URL;
   return url === undefined || url === "" ? DEFAULT_URL : url;
@@ -182,13 +196,12 @@ export function acquireConnection(
   timeout = DEFAULT_CONNECTION_TIMEOUT,
 ): Connection {
   if (redis !== undefined && typeof redis !== "string" && !Array.isArray(redis)) {
-    const client = redis as RedisClient;
-    if (typeof (client as { defineCommand?: unknown }).defineCommand !== "function") {
+    if (!isRedisClient(redis)) {
       throw new InvalidArgumentError(
         "Expected `redis` to be an ioredis client, a Cluster, a URL string or an array of URLs",
       );
     }
-    return { client, cluster: isCluster(client), release: async () => {} };
+    return { client: redis, cluster: isCluster(redis), release: async () => {} };
   }
   const source = (redis as string | readonly string[] | undefined) ?? defaultRedisSource();
   const { urls, cluster } = urlsOf(source);
