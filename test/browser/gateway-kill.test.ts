@@ -6,7 +6,7 @@
 import type { Redis } from "ioredis";
 import { RedisProgress } from "../../shared/tracker/redis-progress";
 import { buildBundle, launchBrowser, type TestBrowser } from "../helpers/browser";
-import { GatewayProcess, killGatewayProcesses } from "../helpers/gateway-process";
+import { GatewayProcess, killChildren } from "../helpers/fault";
 import { TestRedis } from "../helpers/redis-server";
 
 let redis: TestRedis;
@@ -22,7 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  killGatewayProcesses();
+  killChildren();
   await redis?.stop();
 });
 
@@ -35,11 +35,10 @@ afterEach(() => {
 });
 
 test("SIGKILL of the gateway process: reconnecting…, then the right state after a restart on the same port", async () => {
-  const env = { REDIS_URL: redis.url, PACE_DEMO: "1" };
-  const first = await GatewayProcess.start(env);
+  const gateway = await GatewayProcess.start(redis.url, { PACE_DEMO: "1" });
   const scope = "user:killed";
   const page = await browser.page();
-  await page.goto(`${first.url}/#scope=${scope}`);
+  await page.goto(`${gateway.url}/#scope=${scope}`);
   await page.locator(`.rp-jobs[data-scope="${scope}"][data-state="connected"]`).waitFor();
 
   const start = (total: number, name: string) =>
@@ -60,7 +59,7 @@ test("SIGKILL of the gateway process: reconnecting…, then the right state afte
   await row(kept.id).locator('[aria-valuenow="30"]').waitFor();
   await row(removed.id).waitFor();
 
-  await first.kill();
+  await gateway.kill();
   await page.locator('#conn[data-state="reconnecting"]', { hasText: "Reconnecting…" }).waitFor();
 
   // While no gateway runs: one job goes on, one is removed, one appears and ends.
@@ -70,7 +69,7 @@ test("SIGKILL of the gateway process: reconnecting…, then the right state afte
   const added = await start(4, "Sync calendar");
   await added.finish();
 
-  const second = await GatewayProcess.start(env, first.port);
+  await gateway.spawn(); // the same port
   try {
     await row(added.id).locator(".rp-state", { hasText: "Completed" }).waitFor({ timeout: 20_000 });
     await row(kept.id).locator('[aria-valuenow="80"]').waitFor();
@@ -81,6 +80,6 @@ test("SIGKILL of the gateway process: reconnecting…, then the right state afte
     await row(kept.id).locator('[aria-valuenow="100"]').waitFor();
   } finally {
     await page.close();
-    expect(await second.stop()).toBe(0);
+    expect(await gateway.stop()).toBe(0);
   }
 });

@@ -49,9 +49,9 @@ export class GatewayProcess {
     return this.#output;
   }
 
-  /** Starts a gateway with TEST_SECRET and `env` (on `port`, or a free one); resolves once /healthz answers 200. */
-  static async start(env: Record<string, string>, port?: number): Promise<GatewayProcess> {
-    port ??= await freePort();
+  /** Starts a gateway with TEST_SECRET and `env`; resolves once /healthz answers 200. */
+  static async start(env: Record<string, string>): Promise<GatewayProcess> {
+    const port = await freePort();
     const base: NodeJS.ProcessEnv = { ...process.env };
     for (const name of ["REDIS_URL", "REDIS_CLUSTER_NODES", "PACE_PREFIX", "PACE_DEMO"]) {
       delete base[name];
@@ -82,15 +82,6 @@ export class GatewayProcess {
       { timeout: 30_000, interval: 100, what: "a gateway process to answer /healthz" },
     );
     return gateway;
-  }
-
-  /** SIGKILL (no shutdown at all, as a crash or an OOM kill) and wait for the exit. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGKILL");
-    await exited;
   }
 
   /** SIGTERM and wait for the exit code (SIGKILL after 10 s). */
