@@ -10,7 +10,7 @@
  * carries a cancel request (`signal`, the `"cancel"` event), and a child's
  * writes roll up into its parent inside the script (`child()`, `parent`).
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Emitter } from "../emitter";
 import { InvalidArgumentError } from "../errors/invalid-argument-error";
 import { RedisProgressError } from "../errors/redis-progress-error";
@@ -105,6 +105,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #error = "";
   #name: string;
   #meta: string;
+  /** Digest of the name and meta this tracker sends (write script's ARGV[20]); "" = no fast path. */
+  #token = "";
 
   #seq = 0;
   #eta: Date | null = null;
@@ -146,6 +148,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#withChildren = options.completeWithChildren === true;
     this.#name = options.name === undefined ? "" : validateName(options.name);
     this.#meta = options.meta === undefined ? "" : encodeMeta(options.meta);
+    this.#retoken();
     this.#interval = validateDuration("interval", options.interval ?? DEFAULTS.interval);
     this.#heartbeat = validateDuration("heartbeat", options.heartbeat ?? DEFAULTS.heartbeat);
     this.#retention = validateDuration("retention", options.retention ?? DEFAULTS.retention);
@@ -296,6 +299,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** Replaces the stored `meta` object; written with the next write (at most `interval` later). */
   setMeta(meta: JsonObject): void {
     this.#meta = encodeMeta(meta);
+    this.#retoken();
     this.#scheduleWrite();
   }
 
@@ -491,6 +495,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
         this.#parent,
         this.#weight,
         this.#withChildren ? "1" : "0",
+        this.#token,
       ],
     );
     const settled = command.then(
@@ -502,6 +507,18 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       if (this.#unsettled === settled) this.#unsettled = null;
     });
     return command;
+  }
+
+  /**
+   * The write script rebuilds only a job's changing fields while the stored
+   * name and meta are the ones behind this token. Children and parents that
+   * complete with their children always take its full path (they roll up).
+   */
+  #retoken(): void {
+    this.#token =
+      this.#parent !== "" || this.#withChildren
+        ? ""
+        : createHash("sha1").update(`${this.#name}\0${this.#meta}`).digest("base64").slice(0, 16);
   }
 
   #onReply(reply: unknown): void {

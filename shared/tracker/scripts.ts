@@ -25,14 +25,31 @@ const SPECS = {
 export type ScriptName = keyof typeof SPECS;
 
 const LUA_DIR = join(__dirname, "lua");
-let lib: string | undefined;
+const INCLUDE = /^--#include ([\w.-]+\.lua)[ \t]*$/gm;
+/** What a script without `--#include` lines gets in front of it. */
+const PRELUDE = ["clock.lua", "lib.lua"];
 const sources = new Map<ScriptName, { name: string; lua: string }>();
+
+function read(file: string): string {
+  return readFileSync(join(LUA_DIR, file), "utf8");
+}
+
+/**
+ * A script's text with its helpers: each `--#include file.lua` line is replaced
+ * by that file, so the write script can run its fast path before defining the
+ * helpers only its slow path needs (each definition costs time on every call).
+ * A script without such lines gets the whole prelude in front.
+ */
+function assemble(file: string): string {
+  const body = read(file);
+  if (body.match(INCLUDE) === null) return [...PRELUDE.map(read), body].join("\n");
+  return body.replace(INCLUDE, (_line, name: string) => read(name));
+}
 
 function source(script: ScriptName): { name: string; lua: string } {
   let entry = sources.get(script);
   if (entry === undefined) {
-    lib ??= readFileSync(join(LUA_DIR, "lib.lua"), "utf8");
-    const lua = `${lib}\n${readFileSync(join(LUA_DIR, SPECS[script].file), "utf8")}`;
+    const lua = assemble(SPECS[script].file);
     const sha = createHash("sha1").update(lua).digest("hex").slice(0, 10);
     entry = { name: `redisProgress_${script}_${sha}`, lua };
     sources.set(script, entry);

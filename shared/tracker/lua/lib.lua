@@ -1,64 +1,31 @@
 --[[
-  lib.lua: helpers prepended to every script of redis-progress (not a script
-  of its own; it declares no KEYS or ARGV).
+  lib.lua: helpers included in every script of redis-progress after clock.lua
+  (not a script of its own; it declares no KEYS or ARGV).
 
-  now_ms()                         -> milliseconds from the server's clock (TIME)
-  iso(ms)                          -> "YYYY-MM-DDTHH:MM:SS.mmmZ"
-  parse_iso(s)                     -> milliseconds, or nil when s is not one of ours
   split_meta(raw)                  -> decoded job table, raw meta JSON text or nil
-  encode_job(job, meta_raw)        -> JSON text; meta is spliced in verbatim so it
-                                      round-trips exactly (cjson would turn [] into
-                                      {} and round numbers to 14 digits); a parent's
-                                      `fraction` and `children` are written by hand
-                                      with every digit (their sums need up to 16)
+  encode_job(job, meta_raw)        -> JSON text in the canonical layout (below)
   prune(hash, expiry, scope, publish_cmd, now)
                                    -> removes jobs whose retention ran out and
                                       publishes them as null; returns how many
 ]]
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
 
-local function iso(ms)
-  local s = math.floor(ms / 1000)
-  local milli = ms - s * 1000
-  local days = math.floor(s / 86400)
-  local rem = s - days * 86400
-  -- Howard Hinnant's civil_from_days.
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
-    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, milli)
-end
+--[[
+  The canonical layout of a stored value, which the write script's fast path
+  relies on:
 
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
+    {"seq":S,<the other DYNAMIC fields present>,"id":"...",<the rest>,"meta":{...}}
 
-local function parse_iso(s)
-  if type(s) ~= 'string' then return nil end
-  local y, mo, d, h, mi, se, frac = string.match(s, '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$')
-  if not y then return nil end
-  local ms = 0
-  if frac ~= '' then ms = tonumber(string.sub(frac .. '000', 1, 3)) end
-  local days = days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
-  return (days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)) * 1000 + ms
-end
+  `seq` comes first and the fields a write recomputes (DYNAMIC) come before
+  `id`, so a write can replace everything before ',"id":' and keep the rest
+  without decoding it. The rest is in name order, except that meta is spliced in
+  verbatim so it round-trips exactly (cjson would turn [] into {} and round
+  numbers to 14 digits), and a parent's `fraction` and `children` are written
+  by hand with every digit (their sums need up to 16). meta comes last.
+]]
+local DYNAMIC = { 'seq', 'count', 'total', 'percent', 'status', 'updated_at', 'finished_at',
+  'estimated_finished_at', 'rate', 'error_count', 'heartbeat', 'retention' }
+local OWN_FIELDS = { id = true, children = true, fraction = true, meta = true }
+for _, name in ipairs(DYNAMIC) do OWN_FIELDS[name] = true end
 
 local META_MARK = ',"meta":'
 
@@ -100,16 +67,24 @@ local function encode_children(c)
 end
 
 local function encode_job(job, meta_raw)
-  local children, fraction = job.children, job.fraction
-  job.children, job.fraction = nil, nil
-  local text = cjson.encode(job)
-  job.children, job.fraction = children, fraction
-  local tail = ''
-  if type(fraction) == 'number' then tail = tail .. ',"fraction":' .. exact_number(fraction) end
-  if type(children) == 'table' then tail = tail .. ',"children":' .. encode_children(children) end
-  if meta_raw and meta_raw ~= '' then tail = tail .. META_MARK .. meta_raw end
-  if tail ~= '' then text = string.sub(text, 1, -2) .. tail .. '}' end
-  return text
+  local parts = {}
+  for _, name in ipairs(DYNAMIC) do
+    local v = job[name]
+    if v ~= nil then parts[#parts + 1] = '"' .. name .. '":' .. cjson.encode(v) end
+  end
+  parts[#parts + 1] = '"id":' .. cjson.encode(job.id)
+  -- The other fields in name order, so that a value's text depends only on its content.
+  local names = {}
+  for k in pairs(job) do
+    if not OWN_FIELDS[k] then names[#names + 1] = k end
+  end
+  table.sort(names)
+  for _, k in ipairs(names) do parts[#parts + 1] = cjson.encode(k) .. ':' .. cjson.encode(job[k]) end
+  local text = '{' .. table.concat(parts, ',')
+  if type(job.fraction) == 'number' then text = text .. ',"fraction":' .. exact_number(job.fraction) end
+  if type(job.children) == 'table' then text = text .. ',"children":' .. encode_children(job.children) end
+  if meta_raw and meta_raw ~= '' then text = text .. META_MARK .. meta_raw end
+  return text .. '}'
 end
 
 local function publish_removed(hash, scope, publish_cmd, ids)

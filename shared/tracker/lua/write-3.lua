@@ -5,7 +5,9 @@
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> "count,errors" last applied,
-           plus "~dn"/"~dt", the smoothed count and time deltas of the rate EMA
+           plus "~s", the job's state: "seq|count|errors|updated_ms|ema_dn|
+           ema_dt|refreshed_ms|token" (ema_* are the smoothed count and time
+           deltas of the rate, "" until known; token: see ARGV[20])
   ARGV[1]  scope string (for the message)
   ARGV[2]  job id
   ARGV[3]  tracker id (one per RedisProgress instance)
@@ -27,13 +29,24 @@
            the weight stored at the child's first roll-up wins)
   ARGV[19] "1" when this job (a parent) completes by itself once its children
            have ended (optional)
+  ARGV[20] the tracker's static token: a digest of the name and meta it sends,
+           or "" for a child, a parent completing with its children, or any
+           tracker that does not want the fast path (optional)
+
+  Fast path: when the job's state carries this token (the last write stored
+  this tracker's name and meta on a plain running job), the stored value still
+  starts with '{"seq":' and the state's seq (nobody else rewrote it: every
+  other writer bumps seq), the tracker reports it running and housekeeping is
+  not due, the script rebuilds only the value's dynamic head (see lib.lua's
+  canonical layout) from the state and keeps the rest as it is: no JSON is
+  decoded or encoded. Its result is the one the full path would give.
 
   Effects: applies the count delta (own count minus what was last applied from
   this tracker, so a retried write never counts twice), recomputes percent, rate
   and ETA, bumps seq, sets updated_at, stores `retention` (so that readers
   holding the value know when it is pruned: updated_at + retention), publishes
   {"scope":..., "jobs": {id: value}} on KEYS[1]. On the job's first and last
-  write, and at most every slack = min(60 s, retention / 10) per tracker in
+  write, and at most every slack = min(60 s, retention / 10) per job in
   between, it also prunes expired jobs, schedules this job's pruning at
   now + retention (+ slack while running) and sets the keys' TTL to
   retention + 2 * slack: housekeeping need not run on every write.
@@ -59,14 +72,107 @@
   Returns: { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
              rate as a string or "", status as stored }
 ]]
+--#include clock.lua
+
 local hash, expiry, writers = KEYS[1], KEYS[2], KEYS[3]
-local scope, id, tid = ARGV[1], ARGV[2], ARGV[3]
+local id, tid = ARGV[2], ARGV[3]
+local retention = tonumber(ARGV[14])
+local alpha = tonumber(ARGV[16])
+local token = ARGV[20] or ''
+-- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
+-- on a job's first write, its last, and then at most every `slack` ms per job,
+-- not on every write. Scores and TTLs carry the slack so nothing expires before
+-- `retention` after its last write; a scope nobody writes to vanishes at most
+-- 2 * slack (10% of retention, at most 2 min) later.
+local slack = math.min(60000, math.floor(retention / 10))
+
+local w = redis.call('HMGET', writers, tid, '~s')
+local now = now_ms()
+local s_seq, s_count, s_err, s_at, s_dn, s_dt, s_ref, s_token
+if w[2] then
+  s_seq, s_count, s_err, s_at, s_dn, s_dt, s_ref, s_token = string.match(w[2],
+    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+end
+local prev_count, prev_err = 0, 0
+if w[1] then
+  local c, e = string.match(w[1], '^(-?[%d.e+]+),(-?[%d.e+]+)$')
+  prev_count, prev_err = tonumber(c) or 0, tonumber(e) or 0
+end
+local ema_dn, ema_dt, last_refresh = tonumber(s_dn), tonumber(s_dt), tonumber(s_ref)
+
+-- The job's state as the writers hash keeps it (see KEYS[3]); numbers may be
+-- passed as the strings they already are, which saves converting them again.
+local function state(seq, count, errors, dn, dt, refreshed, tok)
+  return seq .. '|' .. count .. '|' .. errors .. '|' .. now .. '|' .. (dn or '') .. '|' ..
+    (dt or '') .. '|' .. refreshed .. '|' .. tok
+end
+
+-- tqdm's EMA: the count and time deltas since the last write are smoothed
+-- apart, rate = dn / dt.
+local function smooth(dn, dt)
+  if dt <= 0 or dn < 0 then return end
+  if ema_dn and ema_dt then
+    ema_dn = alpha * dn + (1 - alpha) * ema_dn
+    ema_dt = alpha * dt + (1 - alpha) * ema_dt
+  elseif dn > 0 then
+    ema_dn, ema_dt = dn, dt
+  end
+end
+
+-- The fast path (see the header).
+if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
+    and last_refresh and now - last_refresh < slack then
+  local old = redis.call('HGET', hash, id)
+  local head = '{"seq":' .. s_seq .. ','
+  local at = old and string.find(old, head, 1, true) == 1 and string.find(old, ',"id":', #head, true)
+  if at then
+    local old_count = tonumber(s_count)
+    local count = old_count + tonumber(ARGV[4]) - prev_count
+    local errors = tonumber(s_err) + tonumber(ARGV[5]) - prev_err
+    local seq = math.max(tonumber(s_seq), tonumber(ARGV[8])) + 1
+    local total = tonumber(ARGV[6])
+    smooth(count - old_count, now - tonumber(s_at))
+    local percent = 100
+    if total > 0 then percent = math.max(0, math.min(100, math.floor(count * 100 / total))) end
+    local rate, rate_text, eta_ms = nil, '', -1
+    if ema_dn and ema_dt and ema_dt > 0 then
+      rate = ema_dn * 1000 / ema_dt
+      rate_text = tostring(rate)
+    end
+    if count >= total then
+      eta_ms = now
+    elseif rate and rate > 0 then
+      eta_ms = now + math.ceil((total - count) / rate * 1000)
+    end
+    -- Each number is turned into text once, for the value and the state.
+    local seq_text, count_text = tostring(seq), tostring(count)
+    local errors_text = s_err
+    if errors ~= tonumber(s_err) then errors_text = tostring(errors) end
+    local value = '{"seq":' .. seq_text .. ',"count":' .. count_text .. ',"total":' .. ARGV[6] ..
+      ',"percent":' .. percent .. ',"status":"running","updated_at":"' .. iso(now) ..
+      '","finished_at":null,"estimated_finished_at":' ..
+      (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
+      (rate and ',"rate":' .. rate_text or '') ..
+      (errors ~= 0 and ',"error_count":' .. errors_text or '') ..
+      ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. string.sub(old, at)
+    redis.call('HSET', hash, id, value)
+    redis.call('HSET', writers, tid, ARGV[4] .. ',' .. ARGV[5],
+      '~s', state(seq_text, count_text, errors_text, ema_dn, ema_dt, s_ref, token))
+    redis.call(ARGV[15], hash,
+      '{"scope":' .. cjson.encode(ARGV[1]) .. ',"jobs":{' .. cjson.encode(id) .. ':' .. value .. '}}')
+    return { seq, '', eta_ms, rate_text, 'running' }
+  end
+end
+
+--#include lib.lua
+
+local scope = ARGV[1]
 local own, own_err = tonumber(ARGV[4]), tonumber(ARGV[5])
 local total = tonumber(ARGV[6])
 local last_seen = tonumber(ARGV[8])
 local status = ARGV[9]
-local heartbeat, retention = tonumber(ARGV[13]), tonumber(ARGV[14])
-local publish_cmd, alpha = ARGV[15], tonumber(ARGV[16])
+local heartbeat = tonumber(ARGV[13])
+local publish_cmd = ARGV[15]
 local parent_arg, weight_arg = ARGV[17] or '', tonumber(ARGV[18]) or 1
 local with_children = ARGV[19] == '1'
 
@@ -151,7 +257,6 @@ local function finish_times(j, now, eta_ms)
   return eta_ms
 end
 
-local now = now_ms()
 
 local old, meta_raw = split_meta(redis.call('HGET', hash, id))
 if ARGV[11] ~= '' then meta_raw = ARGV[11] end
@@ -163,23 +268,9 @@ if old then
 end
 
 local job
-local w = redis.call('HMGET', writers, tid, '~dn', '~dt', '~r')
-local ema_dn, ema_dt = tonumber(w[2]), tonumber(w[3])
--- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
--- on a job's first write, its last, and then at most every `slack` ms per
--- tracker, not on every write. Scores and TTLs carry the slack so nothing
--- expires before `retention` after its last write; a scope nobody writes to
--- vanishes at most 2 * slack (10% of retention, at most 2 min) later.
-local slack = math.min(60000, math.floor(retention / 10))
-local last_refresh = tonumber(w[4])
 local refresh = (not old) or (not last_refresh) or (now - last_refresh >= slack) or status ~= 'running'
 if refresh then prune(hash, expiry, scope, publish_cmd, now) end
 if old then
-  local prev_count, prev_err = 0, 0
-  if w[1] then
-    local c, e = string.match(w[1], '^(-?[%d.e+]+),(-?[%d.e+]+)$')
-    prev_count, prev_err = tonumber(c) or 0, tonumber(e) or 0
-  end
   local old_count = tonumber(old.count) or 0
   job = old
   job.count = old_count + own - prev_count
@@ -188,18 +279,7 @@ if old then
   -- A terminal status is final: a late write from another process cannot revive it.
   if old.status ~= 'running' then status = old.status end
   local last = parse_iso(old.updated_at)
-  if last and old.status == 'running' then
-    local dt, dn = now - last, job.count - old_count
-    if dt > 0 and dn >= 0 then
-      -- tqdm's EMA: smooth the count and time deltas apart, rate = dn / dt.
-      if ema_dn and ema_dt then
-        ema_dn = alpha * dn + (1 - alpha) * ema_dn
-        ema_dt = alpha * dt + (1 - alpha) * ema_dt
-      elseif dn > 0 then
-        ema_dn, ema_dt = dn, dt
-      end
-    end
-  end
+  if last and old.status == 'running' then smooth(job.count - old_count, now - last) end
 else
   job = { started_at = ARGV[7], count = own, error_count = own_err, seq = last_seen + 1 }
   ema_dn, ema_dt = nil, nil
@@ -310,11 +390,6 @@ end
 
 local value = encode_job(job, meta_raw)
 redis.call('HSET', hash, id, value)
-local fields = { tid, own .. ',' .. own_err }
-if ema_dn and ema_dt then
-  fields[#fields + 1], fields[#fields + 2] = '~dn', ema_dn
-  fields[#fields + 1], fields[#fields + 2] = '~dt', ema_dt
-end
 if refresh then
   -- A finished job's pruning time is exact; a running one's carries the slack
   -- because its next refresh may be up to `slack` after its last write.
@@ -323,9 +398,15 @@ if refresh then
   redis.call('ZADD', expiry, now + keep, id)
   redis.call('PEXPIRE', hash, retention + 2 * slack)
   redis.call('PEXPIRE', expiry, retention + 2 * slack)
-  fields[#fields + 1], fields[#fields + 2] = '~r', now
+  last_refresh = now
 end
-redis.call('HSET', writers, unpack(fields))
+-- Only a plain running job takes the fast path: a child or a parent rolls up, a
+-- cancel must be answered, an ended job stays as it is.
+local plain = job.status == 'running' and job.parent == nil and job.children == nil
+  and job.cancel_requested_at == nil and job.complete_with_children == nil
+if not plain then token = '' end
+redis.call('HSET', writers, tid, own .. ',' .. own_err,
+  '~s', state(job.seq, job.count, job.error_count or 0, ema_dn, ema_dt, last_refresh, token))
 if refresh then redis.call('PEXPIRE', writers, retention + 2 * slack) end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end

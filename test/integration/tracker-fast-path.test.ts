@@ -1,0 +1,206 @@
+/**
+ * The write script's fast path (write-3.lua): a plain running job's writes
+ * rebuild only the value's dynamic head and keep the rest of the stored text.
+ * It must give the value the full path gives, and step aside whenever someone
+ * else rewrote the value (cancel, a child's roll-up, remove) or the tracker's
+ * name or meta changed.
+ */
+import type { Redis } from "ioredis";
+import { RedisProgress, type JobValue } from "../../shared";
+import { DEFAULT_PREFIX, scopeKeys, writersKey } from "../../shared/keys";
+import { runScript } from "../../shared/tracker/scripts";
+import { TestRedis } from "../helpers/redis-server";
+
+let redis: TestRedis;
+let client: Redis;
+const keys = scopeKeys(DEFAULT_PREFIX, "fast");
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  client = redis.client();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+beforeEach(async () => {
+  await client.flushall();
+});
+
+async function raw(id: string): Promise<string> {
+  const value = await client.hget(keys.hash, id);
+  if (value === null) throw new Error(`job ${id} is not stored`);
+  return value;
+}
+
+async function stored(id: string): Promise<JobValue> {
+  return JSON.parse(await raw(id)) as JobValue;
+}
+
+test("a plain running job's write keeps the stored text after the dynamic head as it is", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "fast",
+    total: 100,
+    name: "Import",
+  });
+  pace.tick(1);
+  await pace.flush();
+  // Spacing the JSON allows but cjson never writes: only the fast path keeps it.
+  const marked = (await raw(pace.id)).replace('"name":"Import"', '"name" : "Import"');
+  expect(marked).toContain('"name" : "Import"');
+  await client.hset(keys.hash, pace.id, marked);
+
+  pace.tick(4);
+  await pace.flush();
+  const text = await raw(pace.id);
+  expect(text).toContain('"name" : "Import"');
+  expect(text.startsWith(`{"seq":${pace.seq},`)).toBe(true);
+  expect(JSON.parse(text)).toMatchObject({
+    count: 5,
+    percent: 5,
+    name: "Import",
+    status: "running",
+  });
+  await pace.finish();
+  // The last write takes the full path: the stored text is cjson's again.
+  expect(await raw(pace.id)).toContain('"name":"Import"');
+});
+
+test("the fast path and the full path store the same value, key for key and in the same order", async () => {
+  const run = (id: string, token: string, count: number, errors: number, total: number) =>
+    runScript(
+      client,
+      "write",
+      [keys.hash, keys.expiry, writersKey(keys, id)],
+      [
+        "fast",
+        id,
+        "tracker-1",
+        count,
+        errors,
+        total,
+        "2026-11-28T10:00:00.000Z",
+        0,
+        "running",
+        "Import",
+        '{"file":"a.csv","rows":[1,2.50]}',
+        "",
+        30000,
+        86400000,
+        "PUBLISH",
+        0.3,
+        "",
+        1,
+        "0",
+        token,
+      ],
+    );
+  const steps: [number, number, number][] = [
+    [0, 0, 1000],
+    [10, 0, 1000],
+    [250, 1, 1000],
+    [250, 3, 2000],
+    [1999, 3, 2000],
+    [2500, 3, 2000],
+  ];
+  for (const [count, errors, total] of steps) {
+    await run("fast-job", "token-1", count, errors, total);
+    await run("full-job", "", count, errors, total);
+    const fast = await stored("fast-job");
+    const full = await stored("full-job");
+    // Timing fields come from each call's own TIME.
+    const strip = ({ id, updated_at, estimated_finished_at, rate, ...rest }: JobValue) => {
+      void [id, updated_at, estimated_finished_at, rate];
+      return rest;
+    };
+    expect(strip(fast)).toEqual(strip(full));
+    expect(Object.keys(fast)).toEqual(Object.keys(full));
+    expect(fast.meta).toEqual({ file: "a.csv", rows: [1, 2.5] });
+  }
+  // meta keeps its exact text (2.50) on both paths.
+  expect(await raw("fast-job")).toContain('"meta":{"file":"a.csv","rows":[1,2.50]}');
+  expect(await raw("full-job")).toContain('"meta":{"file":"a.csv","rows":[1,2.50]}');
+  expect(await stored("fast-job")).toMatchObject({ count: 2500, error_count: 3, percent: 100 });
+});
+
+test("a cancel between writes is answered: the next write takes the full path and carries it", async () => {
+  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100 });
+  pace.tick(1);
+  await pace.flush();
+  pace.tick(1);
+  await pace.flush();
+  const { cancel_requested_at } = await RedisProgress.requestCancel({
+    redis: client,
+    scope: "fast",
+    id: pace.id,
+  });
+  pace.tick(1);
+  await pace.flush();
+  expect(pace.signal.aborted).toBe(true);
+  expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
+  await pace.cancel();
+});
+
+test("a child's roll-up into a parent that writes on the fast path is kept by the parent's next write", async () => {
+  const parent = await RedisProgress.start({ redis: client, scope: "fast", total: 1 });
+  parent.tick(0);
+  await parent.flush();
+  const child = parent.child({ total: 10 });
+  await child.ready;
+  child.tick(5);
+  await child.flush();
+  await parent.flush(); // a heartbeat-like write of the parent
+  const value = await stored(parent.id);
+  expect(value.children).toMatchObject({ total: 1, weight: 1, progress: 500_000_000 });
+  expect(value.percent).toBe(50);
+  await child.finish();
+  await parent.finish();
+});
+
+test("setMeta reaches the stored value, and two trackers of one job with different meta each store theirs", async () => {
+  const a = await RedisProgress.start({
+    redis: client,
+    scope: "fast",
+    total: 100,
+    meta: { by: "a" },
+  });
+  a.tick(1);
+  await a.flush();
+  a.setMeta({ by: "a", step: 2 });
+  a.tick(1);
+  await a.flush();
+  expect((await stored(a.id)).meta).toEqual({ by: "a", step: 2 });
+
+  const b = await RedisProgress.start({
+    redis: client,
+    scope: "fast",
+    id: a.id,
+    total: 100,
+    meta: { by: "b" },
+  });
+  b.tick(10);
+  await b.flush();
+  expect(await stored(a.id)).toMatchObject({ count: 12, meta: { by: "b" } });
+  a.tick(1);
+  await a.flush();
+  expect(await stored(a.id)).toMatchObject({ count: 13, meta: { by: "a", step: 2 } });
+  b.tick(1);
+  await b.flush();
+  expect(await stored(a.id)).toMatchObject({ count: 14, meta: { by: "b" } });
+  await a.finish();
+  await b.finish();
+});
+
+test("a job removed between fast-path writes is recreated by the next write, seq going on", async () => {
+  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
+  pace.tick(7);
+  await pace.flush();
+  const seq = pace.seq;
+  await RedisProgress.remove({ redis: client, scope: "fast", id: pace.id });
+  expect(await client.hget(keys.hash, pace.id)).toBeNull();
+  pace.tick(1);
+  await pace.flush();
+  expect(await stored(pace.id)).toMatchObject({ count: 8, name: "n", status: "running" });
+  expect(pace.seq).toBeGreaterThan(seq);
+  await pace.finish();
+});
