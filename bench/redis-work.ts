@@ -25,6 +25,8 @@ interface Variant {
   drained(n: number): Promise<void>;
   writer: WireCounter;
   reader?: WireCounter;
+  /** Updates the reader must have seen since the variant's baseline (warm-up included). */
+  drainedBase: number;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ async function trackerVariant(redis: TestRedis): Promise<Variant> {
     name: "redis-progress write",
     note: "1 EVALSHA (write-3.lua): value, seq, rate/ETA, retention, PUBLISH",
     writer,
+    drainedBase: 0,
     async update() {
       pace.tick();
       await pace.flush();
@@ -111,6 +114,7 @@ async function bullVariant(redis: TestRedis): Promise<Variant> {
     note: "1 EVALSHA (updateProgress-3.lua): HSET + XADD; QueueEvents XREADs the stream",
     writer,
     reader,
+    drainedBase: 0,
     async update(i) {
       await job.updateProgress({ percent: i % 100 });
     },
@@ -136,6 +140,7 @@ async function handRolledVariant(redis: TestRedis, pipelined: boolean): Promise<
       ? "no seq, no retention, no ETA; one pipeline"
       : "no seq, no retention, no ETA; each command awaited",
     writer,
+    drainedBase: 0,
     async update(i) {
       const json = value(i);
       if (pipelined) {
@@ -165,16 +170,35 @@ function perUpdate(stats: Map<string, CommandStat>, names: Iterable<string>, n: 
   return { calls: calls / n, usec: usec / n };
 }
 
-async function measure(admin: Redis, variant: Variant, n: number): Promise<Cell[]> {
-  // Warm-up: script loaded (NOSCRIPT handled), connections settled.
+/** One round's figures of a variant, per update. */
+interface Round {
+  sent: number;
+  roundTrips: number;
+  scripts: number;
+  executed: number;
+  writerUs: number;
+  readerCommands: number;
+  readerUs: number;
+  cpuUs: number;
+  /** Per-command µs and what ran inside scripts, for the last column. */
+  detail: string;
+}
+
+async function warmUp(variant: Variant): Promise<void> {
+  // Script loaded (NOSCRIPT handled), connections settled.
   for (let i = 0; i < 20; i++) await variant.update(i);
   await variant.drained(20);
+  variant.drainedBase = 20;
+}
+
+async function measureRound(admin: Redis, variant: Variant, n: number): Promise<Round> {
   await admin.config("RESETSTAT");
   variant.writer.reset();
   variant.reader?.reset();
   const cpuBefore = await redisCpuUs(admin);
   for (let i = 0; i < n; i++) await variant.update(i);
-  await variant.drained(n + 20);
+  variant.drainedBase += n;
+  await variant.drained(variant.drainedBase);
   const cpu = (await redisCpuUs(admin)) - cpuBefore;
   const stats = await commandStats(admin);
 
@@ -196,24 +220,52 @@ async function measure(admin: Redis, variant: Variant, n: number): Promise<Cell[
     })
     .join(", ");
   const script = (stats.get("evalsha")?.calls ?? 0) + (stats.get("eval")?.calls ?? 0);
+  return {
+    sent: variant.writer.total / n,
+    roundTrips: variant.writer.roundTrips / n,
+    scripts: script / n,
+    executed: executed / n,
+    writerUs: writer.usec,
+    readerCommands: variant.reader ? variant.reader.total / n : 0,
+    readerUs: reader.usec,
+    cpuUs: cpu / n,
+    detail: `${sent}${inside.length > 0 ? `; inside: ${inside.join(", ")}` : ""}`,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function row(variant: Variant, rounds: Round[]): Cell[] {
+  const pick = (key: Exclude<keyof Round, "detail">) => median(rounds.map((r) => r[key]));
+  const cpu = rounds.map((r) => r.cpuUs);
   return [
     variant.name,
-    variant.writer.total / n,
-    variant.writer.roundTrips / n,
-    script / n,
-    executed / n,
-    writer.usec,
-    variant.reader ? variant.reader.total / n : 0,
-    reader.usec,
-    cpu / n,
-    `${sent}${inside.length > 0 ? `; inside: ${inside.join(", ")}` : ""}. ${variant.note}`,
+    pick("sent"),
+    pick("roundTrips"),
+    pick("scripts"),
+    pick("executed"),
+    pick("writerUs"),
+    pick("readerCommands"),
+    pick("readerUs"),
+    median(cpu),
+    `${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}`,
+    `${rounds[rounds.length - 1]?.detail ?? ""}. ${variant.note}`,
   ];
 }
 
 export async function benchRedisWork(options: { redis: TestRedis; scale: Scale }): Promise<Table> {
   const n = options.scale.redisWrites;
+  const rounds = options.scale.redisRounds;
+  const perRound = Math.max(1, Math.floor(n / rounds));
   const admin = await connect(options.redis);
-  const rows: Cell[][] = [];
+  const variants: Variant[] = [];
+  const results: Round[][] = [];
   try {
     for (const make of [
       () => trackerVariant(options.redis),
@@ -222,13 +274,19 @@ export async function benchRedisWork(options: { redis: TestRedis; scale: Scale }
       () => handRolledVariant(options.redis, false),
     ]) {
       const variant = await make();
-      try {
-        rows.push(await measure(admin, variant, n));
-      } finally {
-        await variant.close();
+      variants.push(variant);
+      results.push([]);
+      await warmUp(variant);
+    }
+    // Interleaved rounds: whatever else the machine does at a given moment
+    // weighs on every variant alike, and the median drops the odd round.
+    for (let round = 0; round < rounds; round++) {
+      for (const [k, variant] of variants.entries()) {
+        results[k]?.push(await measureRound(admin, variant, perRound));
       }
     }
   } finally {
+    for (const variant of variants) await variant.close();
     admin.disconnect();
   }
   return {
@@ -243,16 +301,19 @@ export async function benchRedisWork(options: { redis: TestRedis; scale: Scale }
       "reader commands",
       "Redis µs (reader's commands)",
       "Redis CPU µs (INFO cpu, all)",
+      "CPU µs, min–max of rounds",
       "per command, and what it does",
     ],
-    rows,
+    rows: variants.map((variant, k) => row(variant, results[k] ?? [])),
     notes: [
-      `Per update, averaged over ${n.toLocaleString("en-US")} sequential updates (each awaited) ` +
-        "after 20 warm-up ones, one local redis-server, CONFIG RESETSTAT before. Round trips are " +
-        "counted on the client socket (writes separated by a reply). Redis µs come from " +
-        "INFO commandstats (a script's time includes the commands it runs); Redis CPU from " +
-        "INFO cpu covers everything Redis did, including socket I/O and delivering the message " +
-        "to the reader. Target: 1 round trip, 1 script call, less Redis CPU per update than BullMQ.",
+      `Per update: ${rounds} rounds of ${perRound.toLocaleString("en-US")} sequential updates ` +
+        "(each awaited) per variant, the variants taking turns round by round, after 20 " +
+        "warm-up updates each; one local redis-server, CONFIG RESETSTAT before each round; the " +
+        "median round is shown. Round trips are counted on the client socket (writes separated " +
+        "by a reply). Redis µs come from INFO commandstats (a script's time includes the " +
+        "commands it runs); Redis CPU from INFO cpu covers everything Redis did, including " +
+        "socket I/O and delivering the message to the reader. Target: 1 round trip, 1 script " +
+        "call, less Redis CPU per update than BullMQ.",
     ],
   };
 }

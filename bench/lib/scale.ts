@@ -8,8 +8,10 @@ export type ScaleName = "smoke" | "quick" | "full";
 
 export interface Scale {
   name: ScaleName;
-  /** Sequential updates per variant in the Redis-work bench. */
+  /** Sequential updates per variant in the Redis-work bench, in all. */
   redisWrites: number;
+  /** Rounds they are split into, the variants taking turns. */
+  redisRounds: number;
   latency: {
     /** Client counts of the spread scenario. */
     clients: number[];
@@ -48,6 +50,7 @@ export const SCALES: Record<ScaleName, Scale> = {
   smoke: {
     name: "smoke",
     redisWrites: 50,
+    redisRounds: 2,
     latency: {
       clients: [10],
       clientsPerScope: 2,
@@ -65,7 +68,8 @@ export const SCALES: Record<ScaleName, Scale> = {
   },
   quick: {
     name: "quick",
-    redisWrites: 500,
+    redisWrites: 1500,
+    redisRounds: 3,
     latency: {
       clients: [100, 300],
       clientsPerScope: 5,
@@ -88,7 +92,8 @@ export const SCALES: Record<ScaleName, Scale> = {
   },
   full: {
     name: "full",
-    redisWrites: 3000,
+    redisWrites: 6000,
+    redisRounds: 6,
     latency: {
       clients: [100, 1000],
       clientsPerScope: 5,
