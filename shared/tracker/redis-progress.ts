@@ -105,7 +105,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #error = "";
   #name: string;
   #meta: string;
-  /** Digest of the name and meta this tracker sends (write script's ARGV[20]); "" = no fast path. */
+  /** Digest of the name this tracker sends (write script's ARGV[20]); "" = no fast path. */
   #token = "";
 
   #seq = 0;
@@ -299,7 +299,6 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** Replaces the stored `meta` object; written with the next write (at most `interval` later). */
   setMeta(meta: JsonObject): void {
     this.#meta = encodeMeta(meta);
-    this.#retoken();
     this.#scheduleWrite();
   }
 
@@ -510,15 +509,15 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   }
 
   /**
-   * The write script rebuilds only a job's changing fields while the stored
-   * name and meta are the ones behind this token. Children and parents that
+   * The write script rebuilds only a job's changing fields (and its meta) while
+   * the stored name is the one behind this token. Children and parents that
    * complete with their children always take its full path (they roll up).
    */
   #retoken(): void {
     this.#token =
       this.#parent !== "" || this.#withChildren
         ? ""
-        : createHash("sha1").update(`${this.#name}\0${this.#meta}`).digest("base64").slice(0, 16);
+        : createHash("sha1").update(this.#name).digest("base64").slice(0, 16);
   }
 
   #onReply(reply: unknown): void {

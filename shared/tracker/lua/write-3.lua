@@ -29,17 +29,18 @@
            the weight stored at the child's first roll-up wins)
   ARGV[19] "1" when this job (a parent) completes by itself once its children
            have ended (optional)
-  ARGV[20] the tracker's static token: a digest of the name and meta it sends,
-           or "" for a child, a parent completing with its children, or any
-           tracker that does not want the fast path (optional)
+  ARGV[20] the tracker's static token: a digest of the name it sends, or ""
+           for a child, a parent completing with its children, or any tracker
+           that does not want the fast path (optional)
 
   Fast path: when the job's state carries this token (the last write stored
-  this tracker's name and meta on a plain running job), the stored value still
+  this tracker's name on a plain running job), the stored value still
   starts with '{"seq":' and the state's seq (nobody else rewrote it: every
   other writer bumps seq), the tracker reports it running and housekeeping is
   not due, the script rebuilds only the value's dynamic head (see lib.lua's
-  canonical layout) from the state and keeps the rest as it is: no JSON is
-  decoded or encoded. Its result is the one the full path would give.
+  canonical layout) from the state, keeps the rest as it is but for a new
+  meta (which goes last), and decodes or encodes no JSON. Its result is the
+  one the full path would give.
 
   Effects: applies the count delta (own count minus what was last applied from
   this tracker, so a retried write never counts twice), recomputes percent, rate
@@ -144,6 +145,13 @@ if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
     elseif rate and rate > 0 then
       eta_ms = now + math.ceil((total - count) / rate * 1000)
     end
+    -- The rest of the stored text is kept; new meta replaces the old, which
+    -- the canonical layout puts last (an unescaped ',"meta":' can only be its key).
+    local tail = string.sub(old, at)
+    if ARGV[11] ~= '' then
+      local m = string.find(tail, ',"meta":', 1, true) or #tail
+      tail = string.sub(tail, 1, m - 1) .. ',"meta":' .. ARGV[11] .. '}'
+    end
     -- Each number is turned into text once, for the value and the state.
     local seq_text, count_text = tostring(seq), tostring(count)
     local errors_text = s_err
@@ -154,7 +162,7 @@ if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
       (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
       (rate and ',"rate":' .. rate_text or '') ..
       (errors ~= 0 and ',"error_count":' .. errors_text or '') ..
-      ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. string.sub(old, at)
+      ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. tail
     redis.call('HSET', hash, id, value)
     redis.call('HSET', writers, tid, ARGV[4] .. ',' .. ARGV[5],
       '~s', state(seq_text, count_text, errors_text, ema_dn, ema_dt, s_ref, token))
