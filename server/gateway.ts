@@ -26,6 +26,7 @@ import { verifyToken } from "./auth";
 import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
 import { Fanout } from "./fanout";
+import { preencodedParser, withJsonText } from "./preencoded-parser";
 import { HealthCheck, type HealthCheckTarget } from "./health-check";
 import { createRouter } from "./http";
 import { SubscribeLimits } from "./limits";
@@ -202,8 +203,10 @@ export class Gateway {
       cluster: this.#cluster,
       timeout: this.#redisTimeout,
     });
-    this.#fanout = new Fanout(window, (scope, patch) => this.#emit("progress", scope, patch));
-    this.#subscriptions.on("update", (scope, patch) => this.#fanout.push(scope, patch));
+    this.#fanout = new Fanout(window, (scope, patch, text) =>
+      this.#emit("progress", scope, patch, text),
+    );
+    this.#subscriptions.on("update", (scope, patch, text) => this.#fanout.push(scope, patch, text));
     this.#subscriptions.on("snapshot", (scope, jobs) => {
       this.#fanout.drop(scope);
       this.#emit("snapshot", scope, jobs);
@@ -270,6 +273,8 @@ export class Gateway {
       // Compression buffers per socket cost more memory than the small
       // progress messages save.
       perMessageDeflate: false,
+      // A progress event relayed from one pub/sub message is sent as that message's text.
+      parser: preencodedParser,
       // A client that opens a transport but never sends CONNECT is dropped soon.
       connectTimeout: 10_000,
       allowRequest: (req, callback) => callback(null, this.#origins.allows(req)),
@@ -407,11 +412,13 @@ export class Gateway {
     return visibleJobs(Object.entries(jobs), Date.now());
   }
 
-  #emit(event: "progress" | "snapshot", scope: string, jobs: JobPatch): void {
+  /** `text`, when given, is the exact JSON of `{ scope, jobs }` (see preencoded-parser.ts). */
+  #emit(event: "progress" | "snapshot", scope: string, jobs: JobPatch, text?: string): void {
     const room = roomOf(scope);
     const size = this.io.of("/").adapter.rooms.get(room)?.size ?? 0;
     if (size === 0) return;
-    this.io.to(room).emit(event, { scope, jobs });
+    const payload = { scope, jobs };
+    this.io.to(room).emit(event, text === undefined ? payload : withJsonText(payload, text));
     this.metrics.updatesEmitted.inc();
     this.metrics.deliveries.inc(size);
   }

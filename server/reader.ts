@@ -64,6 +64,10 @@ interface ParsedMessage {
   patch: JobPatch;
   /** Entries skipped because they were not jobs (or the whole message, as 1). */
   garbage: number;
+  /** Entries in `patch`. */
+  size: number;
+  /** The message's `scope` when the message is exactly `{scope, jobs}`, else null. */
+  scope: string | null;
 }
 
 /** Parses a pub/sub message (`{"scope", "jobs": {id: value | null}}`); garbage is skipped. */
@@ -72,22 +76,30 @@ export function parseMessage(message: string): ParsedMessage {
   try {
     parsed = JSON.parse(message);
   } catch {
-    return { patch: emptyMap(), garbage: 1 };
+    return { patch: emptyMap(), garbage: 1, size: 0, scope: null };
   }
   const jobs = (parsed as { jobs?: unknown } | null)?.jobs;
   if (typeof jobs !== "object" || jobs === null || Array.isArray(jobs)) {
-    return { patch: emptyMap(), garbage: 1 };
+    return { patch: emptyMap(), garbage: 1, size: 0, scope: null };
   }
   const patch: JobPatch = emptyMap();
   let garbage = 0;
+  let size = 0;
   for (const [id, raw] of Object.entries(jobs as Record<string, unknown>)) {
     if (raw === null) {
       patch[id] = null;
+      size += 1;
       continue;
     }
     const value = asJobValue(raw);
-    if (value === null || value.id !== id) garbage += 1;
-    else patch[id] = value;
+    if (value === null || value.id !== id) {
+      garbage += 1;
+    } else {
+      patch[id] = value;
+      size += 1;
+    }
   }
-  return { patch, garbage };
+  const { scope } = parsed as { scope?: unknown };
+  const exact = typeof scope === "string" && Object.keys(parsed as object).length === 2;
+  return { patch, garbage, size, scope: exact ? scope : null };
 }

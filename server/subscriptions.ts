@@ -24,8 +24,12 @@ import { emptyMap, parseMessage, type ReadResult } from "./reader";
 import type { PubSub } from "./subscriber";
 
 export interface SubscriptionsEvents {
-  /** Changes that passed the `seq` filter (`null` = removed), for a live scope. */
-  update: (scope: string, patch: JobPatch) => void;
+  /**
+   * Changes that passed the `seq` filter (`null` = removed), for a live scope;
+   * `text` is the pub/sub message as received when it is exactly
+   * `{ scope, jobs: patch }` (every entry a job, and each one new).
+   */
+  update: (scope: string, patch: JobPatch, text?: string) => void;
   /** A live scope was re-read after a resync; `jobs` is its full state. */
   snapshot: (scope: string, jobs: JobMap) => void;
   /** A pub/sub message arrived for a watched scope. */
@@ -248,27 +252,27 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
       this.#heal(channel);
       return;
     }
-    this.emit("received", entry.scope);
-    const { patch, garbage } = parseMessage(message);
-    if (garbage > 0) this.emit("garbage", entry.scope, garbage, "message");
+    const { patch, garbage, size, scope } = parseMessage(message);
     if (entry.buffer !== null) {
       // Messages of one channel arrive in publish order: the later value wins.
       Object.assign(entry.buffer, patch);
-      return;
+    } else {
+      // The update goes out first (it is what the watchers wait for); the
+      // bookkeeping below can follow it.
+      const change = entry.store.applyChecked(patch);
+      const updated = Object.values(change.updated);
+      // The patch sent out: the newer values, and the removed ids as null.
+      const out: JobPatch = change.updated;
+      for (const id of change.removed) out[id] = null;
+      const sent = updated.length + change.removed.length;
+      if (sent > 0) {
+        const whole = garbage === 0 && sent === size && scope === entry.scope;
+        this.emit("update", entry.scope, out, whole ? message : undefined);
+      }
+      entry.expiry.watch(updated);
     }
-    const change = entry.store.apply(patch);
-    entry.expiry.watch(Object.values(change.updated));
-    let changed = false;
-    const out = emptyMap<JobPatch[string]>();
-    for (const id of Object.keys(change.updated)) {
-      out[id] = change.updated[id] ?? null;
-      changed = true;
-    }
-    for (const id of change.removed) {
-      out[id] = null;
-      changed = true;
-    }
-    if (changed) this.emit("update", entry.scope, out);
+    this.emit("received", entry.scope);
+    if (garbage > 0) this.emit("garbage", entry.scope, garbage, "message");
   }
 
   /** A message for a channel nobody watches (a late SUBSCRIBE that timed out): unsubscribe it. */

@@ -42,13 +42,24 @@ export class JobStore {
    * held one; `null` removes the job. Values that are not jobs are skipped.
    */
   apply(patch: JobPatch): StoreChange {
+    return this.#apply(patch, true);
+  }
+
+  /** As `apply`, for values the caller has already checked with `asJobValue`. */
+  applyChecked(patch: JobPatch): StoreChange {
+    return this.#apply(patch, false);
+  }
+
+  #apply(patch: JobPatch, check: boolean): StoreChange {
     const change = emptyChange();
-    for (const [id, raw] of Object.entries(patch)) {
+    for (const id in patch) {
+      const raw = patch[id];
+      if (raw === undefined) continue;
       if (raw === null) {
         if (this.#jobs.delete(id)) change.removed.push(id);
         continue;
       }
-      const value = asJobValue(raw);
+      const value = check ? asJobValue(raw) : raw;
       if (value === null) continue;
       const held = this.#jobs.get(id);
       if (held !== undefined && held.seq >= value.seq) continue;

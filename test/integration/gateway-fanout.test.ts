@@ -17,12 +17,17 @@ function job(id: string, seq: number): JobValue {
 
 describe("Fanout", () => {
   let sent: { scope: string; patch: JobPatch }[];
+  let texts: (string | undefined)[];
   let fanout: Fanout;
 
   beforeEach(() => {
     jest.useFakeTimers();
     sent = [];
-    fanout = new Fanout(50, (scope, patch) => sent.push({ scope, patch: { ...patch } }));
+    texts = [];
+    fanout = new Fanout(50, (scope, patch, text) => {
+      sent.push({ scope, patch: { ...patch } });
+      texts.push(text);
+    });
   });
 
   afterEach(() => {
@@ -42,12 +47,26 @@ describe("Fanout", () => {
     expect(sent[1]).toEqual({ scope: "s", patch: { a: job("a", 3), b: null } });
   });
 
-  test("after a quiet window the next update goes out at once again", () => {
+  test("after a quiet window the next update goes out at once again; sparse updates arm no timer", () => {
     fanout.push("s", { a: job("a", 1) });
-    jest.advanceTimersByTime(50); // nothing pending: the window closes
+    expect(jest.getTimerCount()).toBe(0);
     jest.advanceTimersByTime(1000);
     fanout.push("s", { a: job("a", 2) });
     expect(sent.map((e) => e.patch.a?.seq)).toEqual([1, 2]);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test("an update soon after a send waits only for the rest of that window; the message text goes with a patch sent at once", () => {
+    fanout.push("s", { a: job("a", 1) }, "text-1");
+    jest.advanceTimersByTime(30);
+    fanout.push("s", { a: job("a", 2) }, "text-2");
+    expect(sent).toHaveLength(1);
+    jest.advanceTimersByTime(19);
+    expect(sent).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(sent.map((e) => e.patch.a?.seq)).toEqual([1, 2]);
+    // A merged patch is no longer any one message: it goes without text.
+    expect(texts).toEqual(["text-1", undefined]);
   });
 
   test("a steady stream goes out once per window", () => {
@@ -101,6 +120,40 @@ test("through the gateway, a burst of writes arrives as fewer progress events, e
     expect(events.length).toBeLessThan(writes);
     expect(events.at(-1)?.[pace.id]?.seq).toBe(pace.seq);
   } finally {
+    await tg.stop();
+  }
+});
+
+test("a message goes out as received only when it is all new jobs of the scope; otherwise the checked patch goes", async () => {
+  const tg = await TestGateway.start({ gateway: { coalesceWindow: 0 } });
+  const admin = tg.redis.client();
+  try {
+    const socket = await tg.connect(await tg.token(["wire:1"]));
+    const events: { scope: string; jobs: JobPatch }[] = [];
+    socket.on("progress", (message) => events.push(message));
+    expect((await subscribe(socket, "wire:1")).ok).toBe(true);
+    const channel = "resque:pace:wire:1";
+    const at = new Date().toISOString();
+    const value = (seq: number) => jobValue("j1", seq, { started_at: at, updated_at: at });
+    // A garbage entry, a stale value, an extra field or another scope's name:
+    // the clients get only the new, checked values, under the watched scope.
+    for (const message of [
+      { scope: "wire:1", jobs: { j1: value(50), junk: { bad: 1 } } },
+      { scope: "wire:1", jobs: { j1: value(40) } },
+      { scope: "wire:1", extra: 1, jobs: { j1: value(60) } },
+      { scope: "wire:2", jobs: { j1: value(70) } },
+      { scope: "wire:1", jobs: { j1: value(80) } },
+    ]) {
+      await admin.publish(channel, JSON.stringify(message));
+    }
+    await waitFor(() => events.some((e) => e.jobs.j1?.seq === 80), { what: "seq 80" });
+    expect(
+      events.map((e) => ({ scope: e.scope, ids: Object.keys(e.jobs), seq: e.jobs.j1?.seq })),
+    ).toEqual([50, 60, 70, 80].map((seq) => ({ scope: "wire:1", ids: ["j1"], seq })));
+    expect(events.every((e) => Object.keys(e).join() === "scope,jobs")).toBe(true);
+    expect(events.at(-1)?.jobs.j1).toEqual(value(80));
+  } finally {
+    admin.disconnect();
     await tg.stop();
   }
 });
