@@ -1,9 +1,11 @@
 /** One measured phase: drive updates at a steady rate while the load generator records. */
+import type { Redis } from "ioredis";
 import type { RecordResult } from "../procs/loadgen";
 import type { ArrivalSummary } from "./arrivals";
 import { pace } from "./pace";
 import type { LoadGen, ServerProc } from "./servers";
 import type { Meter } from "./stats";
+import { commandStats } from "./wire";
 import type { Writers } from "./writers";
 
 export interface PhaseResult {
@@ -16,7 +18,16 @@ export interface PhaseResult {
   arrivals?: ArrivalSummary;
   /** Deliveries (progress events received by clients) per second of driving. */
   deliveriesPerSecond: number;
+  /**
+   * Redis time per update sent (`INFO commandstats`, when asked): the scripts
+   * (with the commands they run) and the stream reads of a BullMQ reader, at
+   * this phase's rate, so with the caches as cold as that rate leaves them.
+   */
+  redisUsPerUpdate?: number;
 }
+
+/** Commands whose time is the update path's: scripts (inner commands included) and XREADs. */
+const UPDATE_PATH = ["evalsha", "eval", "xread"];
 
 /** Where the updates come from: writers in this process, or the bare server's own loop. */
 export type Source = { writers: Writers } | { bare: ServerProc; scopes: string[] };
@@ -39,6 +50,8 @@ export async function runPhase(options: {
   rate: number;
   seconds: number;
   warmup: number;
+  /** A connection to the Redis the writers use, to read its commandstats. */
+  redis?: Redis;
 }): Promise<PhaseResult> {
   const { source, server, loadgen, rate } = options;
   if (options.warmup > 0) await drive(source, rate, options.warmup);
@@ -46,6 +59,7 @@ export async function runPhase(options: {
   await sleep(100);
   const traced = server.kind !== "bare";
   if (traced) await server.arrivals();
+  await options.redis?.config("RESETSTAT");
   await server.meter(true);
   await loadgen.startRecording();
   const sent = await drive(source, rate, options.seconds);
@@ -54,7 +68,15 @@ export async function runPhase(options: {
   const client = await loadgen.stopRecording();
   const serverMeter = await server.meter();
   const arrivals = traced ? await server.arrivals() : undefined;
+  let redisUsPerUpdate: number | undefined;
+  if (options.redis !== undefined && sent.issued > 0) {
+    const stats = await commandStats(options.redis);
+    let usec = 0;
+    for (const name of UPDATE_PATH) usec += stats.get(name)?.usec ?? 0;
+    redisUsPerUpdate = usec / sent.issued;
+  }
   return {
+    redisUsPerUpdate,
     sent: sent.issued,
     rate: sent.rate,
     client,
