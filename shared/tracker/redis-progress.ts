@@ -58,12 +58,23 @@ export interface RedisProgressEvents {
    * request. `signal` aborts at the same moment. End the job with `cancel()`.
    */
   cancel: (info: { requestedAt: Date }) => void;
+  /**
+   * The job ended: its final write was stored (`finish()`, `fail()`,
+   * `cancel()`), or a write's reply showed it ended elsewhere (a parent that
+   * completes with its children, or another process sharing the job), after
+   * which this tracker writes no more.
+   */
+  end: (info: { status: JobStatus }) => void;
 }
 
 /** EMA smoothing of the rate, as tqdm's default: the newest sample weighs 0.3. */
 export const RATE_SMOOTHING = 0.3;
 
 let warnedNoListener = false;
+
+function isEnded(status: string | undefined): status is Exclude<JobStatus, "running"> {
+  return status === "completed" || status === "failed" || status === "canceled";
+}
 
 function percentOf(count: number, total: number): number {
   if (total === 0 || count >= total) return 100;
@@ -119,6 +130,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** The last write command sent, until the connection settles it (see `#command`). */
   #unsettled: Promise<void> | null = null;
   #ended: Promise<void> | null = null;
+  /** The parent's tracker when this one was made by its `child()`: told when a roll-up ends it. */
+  #parentTracker: RedisProgress | null = null;
 
   /**
    * Validates the options (throwing synchronously, before any Redis command) and
@@ -264,7 +277,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     return this.#weight;
   }
 
-  /** `running` until `finish()`, `fail()` or `cancel()`. */
+  /** `running` until `finish()`, `fail()` or `cancel()`, or until a reply shows the job ended elsewhere (the `end` event). */
   get status(): JobStatus {
     return this.#status;
   }
@@ -344,7 +357,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Expected an options object");
     }
-    return new RedisProgress({
+    const child = new RedisProgress({
       redis: this.#redisOption,
       prefix: this.#prefix,
       scope: this.scope,
@@ -360,6 +373,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       timeout: this.#timeout,
       writeTimeout: this.#writeTimeout,
     });
+    child.#parentTracker = this;
+    return child;
   }
 
   /**
@@ -522,7 +537,14 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
 
   #onReply(reply: unknown): void {
     if (!Array.isArray(reply)) return;
-    const [seq, cancel, eta, rate] = reply as [number, string, number, string];
+    const [seq, cancel, eta, rate, status, parentStatus] = reply as [
+      number,
+      string,
+      number,
+      string,
+      string | undefined,
+      string | undefined,
+    ];
     if (seq > this.#seq) this.#seq = seq;
     this.#eta = eta >= 0 ? new Date(eta) : null;
     this.#rate = rate === "" ? null : Number(rate);
@@ -531,6 +553,29 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       this.#abort.abort();
       this.emit("cancel", { requestedAt: new Date(cancel) });
     }
+    if (isEnded(status)) this.#endedElsewhere(status);
+    const parent = this.#parentTracker;
+    if (parent !== null && isEnded(parentStatus)) parent.#endedElsewhere(parentStatus);
+  }
+
+  /**
+   * A reply showed the stored job ended while this tracker still runs it (its
+   * children completed it, or another process ended it; an ended job is
+   * final): stop writing, and let `finish()` and the others resolve at once.
+   */
+  #endedElsewhere(status: JobStatus): void {
+    if (this.#ended !== null || this.#status !== "running") return;
+    this.#status = status;
+    this.#nextBoundary = Infinity;
+    this.#stopTimers();
+    // A write queued behind the one answering may still go out; the connection
+    // is let go once it has.
+    const pending = this.#queued ?? this.#inFlight ?? Promise.resolve();
+    this.#ended = pending.then(
+      () => this.#conn.release(),
+      () => this.#conn.release(),
+    );
+    this.emit("end", { status });
   }
 
   #armHeartbeat(): void {
@@ -557,7 +602,9 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#nextBoundary = Infinity;
     this.#stopTimers();
     const what = status === "completed" ? "finish()" : status === "failed" ? "fail()" : "cancel()";
-    const ended = this.#persist(what);
+    const ended = this.#persist(what).then(() => {
+      this.emit("end", { status });
+    });
     this.#ended = ended.finally(() => this.#conn.release());
     return this.#ended;
   }

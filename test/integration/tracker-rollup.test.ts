@@ -303,3 +303,68 @@ test("bad weights and parents are refused before any Redis command", () => {
     () => new RedisProgress({ ...base, completeWithChildren: "yes" as unknown as boolean }),
   ).toThrow(InvalidArgumentError);
 });
+
+test("a parent tracker learns that its children completed it: from its own child's write at once, from another's with its next write", async () => {
+  const scope = "roll:learn";
+  const parent = await RedisProgress.start({
+    redis: client,
+    scope,
+    total: 2,
+    completeWithChildren: true,
+  });
+  const ends: string[] = [];
+  parent.on("end", ({ status }) => ends.push(status));
+  const mine = parent.child({ total: 5 });
+  // A child of another process: linked by id, not made by parent.child().
+  const theirs = await RedisProgress.start({ redis: client, scope, parent: parent.id, total: 5 });
+  await mine.ready;
+  mine.tick(5);
+  await mine.finish();
+  expect(parent.status).toBe("running");
+  await theirs.finish();
+  // theirs completed the parent in Redis; this parent tracker is not theirs.
+  expect((await stored(scope, parent.id)).status).toBe("completed");
+  expect(parent.status).toBe("running");
+  await parent.flush();
+  expect(parent.status).toBe("completed");
+  expect(ends).toEqual(["completed"]);
+  // Ended: no more writes, and finish() resolves without one.
+  const seq = (await stored(scope, parent.id)).seq;
+  parent.tick(1);
+  await parent.finish();
+  expect((await stored(scope, parent.id)).seq).toBe(seq);
+  expect(ends).toEqual(["completed"]);
+});
+
+test("the child that completes its parent tells the parent tracker of this process with its own write", async () => {
+  const scope = "roll:tell";
+  const parent = await RedisProgress.start({
+    redis: client,
+    scope,
+    total: 1,
+    completeWithChildren: true,
+  });
+  const ended = new Promise<string>((resolve) => parent.on("end", ({ status }) => resolve(status)));
+  const child = parent.child({ total: 3 });
+  child.tick(3);
+  await child.fail(new Error("disk full"));
+  expect(parent.status).toBe("failed");
+  expect(await ended).toBe("failed");
+  expect(await stored(scope, parent.id)).toMatchObject({
+    status: "failed",
+    error: "1 of 1 children failed",
+  });
+  await parent.finish(); // already ended: resolves, changes nothing
+  expect((await stored(scope, parent.id)).status).toBe("failed");
+});
+
+test("a tracker's own finish() emits end once, after the final write is stored", async () => {
+  const pace = await RedisProgress.start({ redis: client, scope: "roll:own", total: 2 });
+  const ends: string[] = [];
+  pace.on("end", ({ status }) => ends.push(status));
+  pace.tick(2);
+  await pace.finish();
+  await pace.finish();
+  expect(ends).toEqual(["completed"]);
+  expect((await stored("roll:own", pace.id)).status).toBe("completed");
+});

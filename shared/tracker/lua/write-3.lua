@@ -71,7 +71,8 @@
   write once the parent exists.
 
   Returns: { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
-             rate as a string or "", status as stored }
+             rate as a string or "", status as stored,
+             the parent's status after this roll-up or "" (only after a roll-up) }
 ]]
 --#include clock.lua
 
@@ -335,6 +336,7 @@ eta_ms = finish_times(job, now, eta_ms)
 local parent_id = was_parent
 if type(parent_id) ~= 'string' then parent_id = parent_arg end
 local pvalue = nil
+local parent_status = ''
 local parent_cancel = ''
 if parent_id ~= '' and parent_id ~= id then
   local weight = was_weight or weight_arg
@@ -386,6 +388,7 @@ if parent_id ~= '' and parent_id ~= id then
       parent_cancel = p.cancel_requested_at
     end
     p.retention = retention -- the parent's pruning moves with this write, as below
+    parent_status = p.status
     pvalue = encode_job(p, pmeta)
     redis.call('HSET', hash, parent_id, pvalue)
     if refresh then redis.call('ZADD', expiry, now + retention + slack, parent_id) end
@@ -424,4 +427,4 @@ local cancel = job.cancel_requested_at
 if type(cancel) ~= 'string' then cancel = '' end
 local rate_text = ''
 if rate then rate_text = tostring(rate) end
-return { job.seq, cancel, eta_ms, rate_text, job.status }
+return { job.seq, cancel, eta_ms, rate_text, job.status, parent_status }
