@@ -25,6 +25,7 @@ import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
 import { keySlot } from "./cluster-slot";
 import { UnavailableError } from "./errors/unavailable-error";
+import type { HealthCheckTarget } from "./health-check";
 import type { PubSub, SubscriberEvents } from "./subscriber";
 
 /** A pub/sub connection to one node and the channels subscribed through it. */
@@ -79,6 +80,14 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
   /** True when the command Cluster is connected (links are opened on demand). */
   get ready(): boolean {
     return this.#cluster.status === "ready";
+  }
+
+  /** The shard links open now, for the health check (named `pubsub <host:port>`). */
+  links(): HealthCheckTarget[] {
+    return [...this.#links.values()].map((link) => ({
+      name: `pubsub ${link.key}`,
+      client: link.redis,
+    }));
   }
 
   /** Subscribes to `channels`: one SSUBSCRIBE per slot, on the slot's master. */

@@ -161,13 +161,15 @@ export class Gateway {
     }
     this.#cluster = isCluster(this.#redis);
     // Redis Cluster: sharded pub/sub, one connection per master serving a watched scope.
-    const checked: HealthCheckTarget[] = [];
+    let checked: HealthCheckTarget[] | (() => HealthCheckTarget[]) = [];
     if (this.#cluster) {
-      this.#subscriber = new ClusterSubscriber(this.#redis as Cluster, this.#redisTimeout);
+      const shards = new ClusterSubscriber(this.#redis as Cluster, this.#redisTimeout);
+      this.#subscriber = shards;
+      checked = () => shards.links();
     } else {
       const pubsub = openSubscriber(typeof source === "string" ? source : (this.#redis as Redis));
       this.#subscriber = new Subscriber(pubsub, this.#redisTimeout);
-      checked.push({ name: "pubsub", client: pubsub });
+      checked = [{ name: "pubsub", client: pubsub }];
       if (this.#ownsRedis) checked.push({ name: "command", client: this.#redis as Redis });
     }
     this.#health = new HealthCheck(

@@ -5,7 +5,9 @@
  * failover) is invisible to TCP, and an idle pub/sub connection never asks:
  * without this it would wait for messages that never come. A PING not
  * answered within `timeout` ms drops the connection, ioredis reconnects, and
- * the pub/sub side then resubscribes and re-reads every scope.
+ * the pub/sub side then resubscribes and re-reads every scope. In cluster mode
+ * the targets are the shard links of the moment: a dropped link ends, and its
+ * channels are subscribed again on a new one.
  */
 import type { Redis } from "ioredis";
 import { TimeoutError } from "../shared/errors/timeout-error";
@@ -17,27 +19,28 @@ export interface HealthCheckTarget {
 }
 
 export class HealthCheck {
-  readonly #targets: readonly HealthCheckTarget[];
+  readonly #targets: () => readonly HealthCheckTarget[];
   readonly #timeout: number;
   readonly #onDead: (name: string, error: TimeoutError) => void;
   readonly #probing = new Set<Redis>();
   readonly #timer: NodeJS.Timeout | undefined;
 
   /**
+   * @param targets the connections, or a function giving them at each check.
    * @param interval ms between PINGs; 0 turns the check off.
    * @param timeout ms a PING may take before its connection counts as dead.
    * @param onDead called before a dead connection is dropped and reconnected.
    */
   constructor(
-    targets: readonly HealthCheckTarget[],
+    targets: readonly HealthCheckTarget[] | (() => readonly HealthCheckTarget[]),
     interval: number,
     timeout: number,
     onDead: (name: string, error: TimeoutError) => void,
   ) {
-    this.#targets = targets;
+    this.#targets = typeof targets === "function" ? targets : () => targets;
     this.#timeout = timeout;
     this.#onDead = onDead;
-    if (interval > 0 && targets.length > 0) {
+    if (interval > 0 && (typeof targets === "function" || targets.length > 0)) {
       this.#timer = setInterval(() => this.#check(), interval);
       this.#timer.unref();
     }
@@ -48,7 +51,7 @@ export class HealthCheck {
   }
 
   #check(): void {
-    for (const target of this.#targets) this.#probe(target);
+    for (const target of this.#targets()) this.#probe(target);
   }
 
   /** PINGs a ready connection (one probe at a time); not reconnecting ones, ioredis has those. */

@@ -157,9 +157,15 @@ class NodeProcess {
     );
   }
 
+  signal(name: "SIGSTOP" | "SIGCONT"): void {
+    if (this.child !== undefined && this.running) this.child.kill(name);
+  }
+
   async kill(): Promise<void> {
     const child = this.child;
     if (child === undefined || !this.running) return;
+    // A frozen process takes SIGKILL too, but its exit is reported only once it runs.
+    child.kill("SIGCONT");
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGKILL");
     await exited;
@@ -368,6 +374,16 @@ export class TestRedisCluster {
   /** SIGKILL one node. */
   async kill(port: number): Promise<void> {
     await this.#nodeAt(port).kill();
+  }
+
+  /** SIGSTOP one node: its sockets stay open and nothing answers. */
+  freeze(port: number): void {
+    this.#nodeAt(port).signal("SIGSTOP");
+  }
+
+  /** SIGCONT a frozen node. */
+  thaw(port: number): void {
+    this.#nodeAt(port).signal("SIGCONT");
   }
 
   /** Starts a killed node again (same port and config file: it rejoins the cluster). */
