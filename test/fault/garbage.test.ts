@@ -60,8 +60,7 @@ test("garbage in a scope hash and on its channel is skipped and reported; the re
   });
   await admin.hset(hash, "__proto__", JSON.stringify({ polluted: true }));
 
-  const view = new ScopeView(await tg.connect(await tg.token([scope])), scope);
-  await view.subscribe();
+  const view = await ScopeView.open(tg.connect(await tg.token([scope])), scope);
   expect([...view.jobs.keys()]).toEqual([pace.id]);
   const snapshotGarbage = await garbageCount("snapshot");
   expect(snapshotGarbage).toBeGreaterThanOrEqual(11);
@@ -96,8 +95,7 @@ test("garbage in a scope hash and on its channel is skipped and reported; the re
     headers: { authorization: `Bearer ${await tg.token([scope])}` },
   });
   expect(Object.keys(((await res.json()) as { jobs: object }).jobs)).toEqual([pace.id]);
-  const late = new ScopeView(await tg.connect(await tg.token([scope])), scope);
-  await late.subscribe();
+  const late = await ScopeView.open(tg.connect(await tg.token([scope])), scope);
   expect([...late.jobs.keys()]).toEqual([pace.id]);
 
   // The tracker's own value overwritten by hand: its next write stores a proper job again.

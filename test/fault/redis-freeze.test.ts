@@ -55,13 +55,7 @@ test("SIGSTOP longer than the timeouts: fast reported failures, bounded queue, r
   const admin = redis.client();
   const mine = new Set([String(await admin.client("ID"))]);
   const token = await tg.token(["fault:*"]);
-  const views = await Promise.all(
-    Array.from({ length: 3 }, async () => {
-      const view = new ScopeView(await tg.connect(token), scope);
-      await view.subscribe();
-      return view;
-    }),
-  );
+  const views = await ScopeView.openMany(3, () => tg.connect(token), scope);
   const late = await tg.connect(token);
 
   const worker = startWorker({

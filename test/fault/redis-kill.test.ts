@@ -37,13 +37,7 @@ test("SIGKILL at ~40%, restart 1 s later: the job ends at 100% with finished_at 
   const scope = "fault:kill";
   const id = "killed-redis";
   const token = await tg.token([scope]);
-  const views = await Promise.all(
-    Array.from({ length: 5 }, async () => {
-      const view = new ScopeView(await tg.connect(token), scope);
-      await view.subscribe();
-      return view;
-    }),
-  );
+  const views = await ScopeView.openMany(5, () => tg.connect(token), scope);
   sdk = createProgressClient({
     url: tg.url,
     token,

@@ -31,13 +31,7 @@ test("old messages PUBLISHed again by hand never reach clients; the state stays 
   const scope = "fault:replay";
   const channel = `resque:pace:${scope}`;
   const token = await tg.token([scope]);
-  const views = await Promise.all(
-    Array.from({ length: 3 }, async () => {
-      const view = new ScopeView(await tg.connect(token), scope);
-      await view.subscribe();
-      return view;
-    }),
-  );
+  const views = await ScopeView.openMany(3, () => tg.connect(token), scope);
   // Every message the worker publishes, as sent.
   const tap = tg.redis.client();
   const recorded: string[] = [];
@@ -84,8 +78,7 @@ test("old messages PUBLISHed again by hand never reach clients; the state stays 
   await waitFor(() => views.every((v) => v.equals(truth)), { what: "clients equal HGETALL" });
   // Replays after the end cannot revive the job either.
   for (const message of recorded) await admin.publish(channel, message);
-  const late = new ScopeView(await tg.connect(token), scope);
-  await late.subscribe();
+  const late = await ScopeView.open(tg.connect(token), scope);
   expect(late.equals(truth)).toBe(true);
   expect(views.every((v) => v.equals(truth))).toBe(true);
 });

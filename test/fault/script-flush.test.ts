@@ -26,13 +26,7 @@ test("writes, snapshot reads, queries and remove survive SCRIPT FLUSH between ev
   const scope = "fault:flush";
   const admin = tg.redis.client();
   const token = await tg.token(["fault:*"]);
-  const views = await Promise.all(
-    Array.from({ length: 3 }, async () => {
-      const view = new ScopeView(await tg.connect(token), scope);
-      await view.subscribe();
-      return view;
-    }),
-  );
+  const views = await ScopeView.openMany(3, () => tg.connect(token), scope);
   await admin.config("RESETSTAT");
   let flushes = 0;
   const flush = async () => {
@@ -64,8 +58,7 @@ test("writes, snapshot reads, queries and remove survive SCRIPT FLUSH between ev
 
   // A scope the gateway does not hold yet: its snapshot read runs on an empty cache.
   await flush();
-  const other = new ScopeView(await tg.connect(token), "fault:flush-other");
-  await other.subscribe();
+  await ScopeView.open(tg.connect(token), "fault:flush-other");
   await flush();
   const res = await fetch(`${tg.url}/api/jobs?scope=fault:flush-third`, {
     headers: { authorization: `Bearer ${token}` },

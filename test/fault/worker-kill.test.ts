@@ -33,8 +33,7 @@ test("a killed worker's job turns stalled after the stall window and is pruned a
   const scope = "fault:dead-worker";
   const id = "dead-worker";
   const token = await tg.token([scope]);
-  const watching = new ScopeView(await tg.connect(token), scope);
-  await watching.subscribe();
+  const watching = await ScopeView.open(tg.connect(token), scope);
   sdk = createProgressClient({
     url: tg.url,
     token,
@@ -90,8 +89,7 @@ test("a killed worker's job turns stalled after the stall window and is pruned a
   expect(stalledSeenAfterMs).toBeGreaterThanOrEqual(3 * HEARTBEAT);
   expect(found).toMatchObject({ status: "running", percent: lastWrite?.percent });
   expect((await api())[id]).toMatchObject({ stalled: true, status: "running" });
-  const joiner = new ScopeView(await tg.connect(token), scope);
-  await joiner.subscribe();
+  const joiner = await ScopeView.open(tg.connect(token), scope);
   expect(joiner.jobs.get(id)).toMatchObject({ stalled: true });
   await waitFor(() => sdkJobs[id]?.stalled === true, {
     what: "the SDK (the dashboard's data) to mark the job stalled",

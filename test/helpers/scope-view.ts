@@ -62,6 +62,22 @@ export class ScopeView {
     });
   }
 
+  /** A view of `scope` on a socket about to connect, subscribed. */
+  static async open(socket: Promise<ClientSocket>, scope: string): Promise<ScopeView> {
+    const view = new ScopeView(await socket, scope);
+    await view.subscribe();
+    return view;
+  }
+
+  /** `count` subscribed views of `scope`, each on a socket of its own. */
+  static openMany(
+    count: number,
+    connect: () => Promise<ClientSocket>,
+    scope: string,
+  ): Promise<ScopeView[]> {
+    return Promise.all(Array.from({ length: count }, () => ScopeView.open(connect(), scope)));
+  }
+
   /** Subscribes with a callback ack, so the snapshot is applied before any later event. */
   subscribe(timeout = 10_000): Promise<void> {
     return new Promise((resolve, reject) => {
