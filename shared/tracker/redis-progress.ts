@@ -161,7 +161,13 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#withChildren = options.completeWithChildren === true;
     this.#name = options.name === undefined ? "" : validateName(options.name);
     this.#meta = options.meta === undefined ? "" : encodeMeta(options.meta);
-    this.#retoken();
+    // The write script rebuilds only a job's changing fields (and its meta)
+    // while the stored name is the one behind this token. Children and parents
+    // that complete with their children always take its full path (they roll up).
+    this.#token =
+      this.#parent !== "" || this.#withChildren
+        ? ""
+        : createHash("sha1").update(this.#name).digest("base64").slice(0, 16);
     this.#interval = validateDuration("interval", options.interval ?? DEFAULTS.interval);
     this.#heartbeat = validateDuration("heartbeat", options.heartbeat ?? DEFAULTS.heartbeat);
     this.#retention = validateDuration("retention", options.retention ?? DEFAULTS.retention);
@@ -521,18 +527,6 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       if (this.#unsettled === settled) this.#unsettled = null;
     });
     return command;
-  }
-
-  /**
-   * The write script rebuilds only a job's changing fields (and its meta) while
-   * the stored name is the one behind this token. Children and parents that
-   * complete with their children always take its full path (they roll up).
-   */
-  #retoken(): void {
-    this.#token =
-      this.#parent !== "" || this.#withChildren
-        ? ""
-        : createHash("sha1").update(this.#name).digest("base64").slice(0, 16);
   }
 
   #onReply(reply: unknown): void {

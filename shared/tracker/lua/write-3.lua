@@ -121,6 +121,22 @@ local function smooth(dn, dt)
   end
 end
 
+-- A job's percent (0..100, 100 when total <= 0), smoothed rate (items per
+-- second, nil until known) and ETA (ms, now once count reaches total, -1 when
+-- unknown) from its count, total and the EMA.
+local function measures(count, total)
+  local percent = 100
+  if total > 0 then percent = math.max(0, math.min(100, math.floor(count * 100 / total))) end
+  local rate, eta = nil, -1
+  if ema_dn and ema_dt and ema_dt > 0 then rate = ema_dn * 1000 / ema_dt end
+  if count >= total then
+    eta = now
+  elseif rate and rate > 0 then
+    eta = now + math.ceil((total - count) / rate * 1000)
+  end
+  return percent, rate, eta
+end
+
 -- The fast path (see the header).
 if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
     and last_refresh and now - last_refresh < slack then
@@ -134,18 +150,9 @@ if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
     local seq = math.max(tonumber(s_seq), tonumber(ARGV[8])) + 1
     local total = tonumber(ARGV[6])
     smooth(count - old_count, now - tonumber(s_at))
-    local percent = 100
-    if total > 0 then percent = math.max(0, math.min(100, math.floor(count * 100 / total))) end
-    local rate, rate_text, eta_ms = nil, '', -1
-    if ema_dn and ema_dt and ema_dt > 0 then
-      rate = ema_dn * 1000 / ema_dt
-      rate_text = tostring(rate)
-    end
-    if count >= total then
-      eta_ms = now
-    elseif rate and rate > 0 then
-      eta_ms = now + math.ceil((total - count) / rate * 1000)
-    end
+    local percent, rate, eta_ms = measures(count, total)
+    local rate_text = ''
+    if rate then rate_text = tostring(rate) end
     -- The rest of the stored text is kept; new meta replaces the old, which
     -- the canonical layout puts last (an unescaped ',"meta":' can only be its key).
     local tail = string.sub(old, at)
@@ -305,31 +312,16 @@ if ARGV[12] ~= '' then job.error = ARGV[12] end
 if job.error_count == 0 then job.error_count = nil end
 if with_children then job.complete_with_children = true end
 
-local percent
-if total <= 0 then
-  percent = 100
-else
-  percent = math.max(0, math.min(100, math.floor(job.count * 100 / total)))
-end
+local percent, rate, own_eta = measures(job.count, total)
 if status == 'completed' then percent = 100 end
 job.percent = percent
-
-local rate = nil
-if ema_dn and ema_dt and ema_dt > 0 then rate = ema_dn * 1000 / ema_dt end
 job.rate = rate
 
 -- A parent's own write: it may complete with its children; its percent and ETA
 -- come from them.
 settle(job, now)
 local eta_ms = apply_children(job, now)
-if eta_ms == nil then
-  eta_ms = -1
-  if job.count >= total then
-    eta_ms = now
-  elseif rate and rate > 0 then
-    eta_ms = now + math.ceil((total - job.count) / rate * 1000)
-  end
-end
+if eta_ms == nil then eta_ms = own_eta end
 eta_ms = finish_times(job, now, eta_ms)
 
 -- Roll-up into the parent.
