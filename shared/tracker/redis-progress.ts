@@ -116,7 +116,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #error = "";
   #name: string;
   #meta: string;
-  /** Digest of the name this tracker sends (write script's ARGV[20]); "" = no fast path. */
+  /** Digest of the name this tracker sends (write script's ARGV[17]); "" = no fast path. */
   #token = "";
 
   #seq = 0;
@@ -491,32 +491,35 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       this.#trailing = undefined;
     }
     this.#armHeartbeat();
+    const args: (string | number)[] = [
+      this.scope,
+      this.id,
+      this.#tid,
+      this.#count,
+      this.#errors,
+      this.#total,
+      this.#startedAt,
+      this.#seq,
+      this.#status,
+      this.#name,
+      this.#meta,
+      this.#error,
+      this.#heartbeat,
+      this.#retention,
+      publishCommand(this.#conn.cluster),
+      RATE_SMOOTHING,
+      this.#token,
+    ];
+    // A plain job leaves the family arguments out (the script's defaults): each
+    // argument costs Redis a string on every call.
+    if (this.#parent !== "" || this.#withChildren || this.#weight !== 1) {
+      args.push(this.#parent, this.#weight, this.#withChildren ? "1" : "0");
+    }
     const command = runScript(
       this.#conn.client,
       "write",
       [this.#keys.hash, this.#keys.expiry, this.#writers],
-      [
-        this.scope,
-        this.id,
-        this.#tid,
-        this.#count,
-        this.#errors,
-        this.#total,
-        this.#startedAt,
-        this.#seq,
-        this.#status,
-        this.#name,
-        this.#meta,
-        this.#error,
-        this.#heartbeat,
-        this.#retention,
-        publishCommand(this.#conn.cluster),
-        RATE_SMOOTHING,
-        this.#parent,
-        this.#weight,
-        this.#withChildren ? "1" : "0",
-        this.#token,
-      ],
+      args,
     );
     const settled = command.then(
       () => {},

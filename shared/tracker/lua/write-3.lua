@@ -5,9 +5,10 @@
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> "count,errors" last applied,
-           plus "~s", the job's state: "seq|count|errors|updated_ms|ema_dn|
-           ema_dt|refreshed_ms|token" (ema_* are the smoothed count and time
-           deltas of the rate, "" until known; token: see ARGV[20])
+           plus "~s", the job's state, binary: struct '<Bddddddd' (version 2,
+           seq, count, errors, updated_ms, ema_dn, ema_dt, refreshed_ms; ema_*
+           are the smoothed count and time deltas of the rate, -1 until known)
+           followed by the token (see ARGV[17])
   ARGV[1]  scope string (for the message)
   ARGV[2]  job id
   ARGV[3]  tracker id (one per RedisProgress instance)
@@ -24,14 +25,14 @@
   ARGV[14] retention in ms
   ARGV[15] publish command: PUBLISH, or SPUBLISH in cluster mode
   ARGV[16] EMA smoothing factor for the rate (0.3)
-  ARGV[17] parent job id, or "" (optional; a stored `parent` wins)
-  ARGV[18] weight of this child in its parent, a positive integer (optional, 1;
-           the weight stored at the child's first roll-up wins)
-  ARGV[19] "1" when this job (a parent) completes by itself once its children
-           have ended (optional)
-  ARGV[20] the tracker's static token: a digest of the name it sends, or ""
+  ARGV[17] the tracker's static token: a digest of the name it sends, or ""
            for a child, a parent completing with its children, or any tracker
-           that does not want the fast path (optional)
+           that does not want the fast path
+  ARGV[18] parent job id, or "" (optional; a stored `parent` wins)
+  ARGV[19] weight of this child in its parent, a positive integer (optional, 1;
+           the weight stored at the child's first roll-up wins)
+  ARGV[20] "1" when this job (a parent) completes by itself once its children
+           have ended (optional)
 
   Fast path: when the job's state carries this token (the last write stored
   this tracker's name on a plain running job), the stored value still
@@ -63,7 +64,7 @@
   parent's `percent`, `fraction` and ETA (an EMA of its progress) follow; its
   seq is bumped and child and parent go out in ONE message
   {"scope":..., "jobs": {child: value, parent: value}}. A parent asked to
-  complete with its children (ARGV[19] on its own writes) ends when at least
+  complete with its children (ARGV[20] on its own writes) ends when at least
   `total` children have rolled up and all of them have ended: `completed`, or
   `failed` ("1 of 3 children failed"), or `canceled`. A cancel requested on the
   parent is copied onto its running children as they write. When the parent
@@ -80,7 +81,7 @@ local hash, expiry, writers = KEYS[1], KEYS[2], KEYS[3]
 local id, tid = ARGV[2], ARGV[3]
 local retention = tonumber(ARGV[14])
 local alpha = tonumber(ARGV[16])
-local token = ARGV[20] or ''
+local token = ARGV[17] or ''
 -- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
 -- on a job's first write, its last, and then at most every `slack` ms per job,
 -- not on every write. Scores and TTLs carry the slack so nothing expires before
@@ -88,25 +89,29 @@ local token = ARGV[20] or ''
 -- 2 * slack (10% of retention, at most 2 min) later.
 local slack = math.min(60000, math.floor(retention / 10))
 
+-- The job's state (see KEYS[3]) is binary: struct packs and unpacks its
+-- numbers without formatting or parsing text, a quarter of what text costs.
+local STATE, STATE_VERSION, STATE_LEN = '<Bddddddd', 2, 57
+
 local w = redis.call('HMGET', writers, tid, '~s')
 local now = now_ms()
-local s_seq, s_count, s_err, s_at, s_dn, s_dt, s_ref, s_token
-if w[2] then
-  s_seq, s_count, s_err, s_at, s_dn, s_dt, s_ref, s_token = string.match(w[2],
-    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_token
+local st = w[2]
+if st and string.byte(st) == STATE_VERSION and #st >= STATE_LEN then
+  local _
+  _, s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh = struct.unpack(STATE, st)
+  s_token = string.sub(st, STATE_LEN + 1)
+  if ema_dn < 0 then ema_dn, ema_dt = nil, nil end
 end
 local prev_count, prev_err = 0, 0
 if w[1] then
   local c, e = string.match(w[1], '^(-?[%d.e+]+),(-?[%d.e+]+)$')
   prev_count, prev_err = tonumber(c) or 0, tonumber(e) or 0
 end
-local ema_dn, ema_dt, last_refresh = tonumber(s_dn), tonumber(s_dt), tonumber(s_ref)
 
--- The job's state as the writers hash keeps it (see KEYS[3]); numbers may be
--- passed as the strings they already are, which saves converting them again.
+-- The job's state as the writers hash keeps it (see KEYS[3]).
 local function state(seq, count, errors, dn, dt, refreshed, tok)
-  return seq .. '|' .. count .. '|' .. errors .. '|' .. now .. '|' .. (dn or '') .. '|' ..
-    (dt or '') .. '|' .. refreshed .. '|' .. tok
+  return struct.pack(STATE, STATE_VERSION, seq, count, errors, now, dn or -1, dt or -1, refreshed) .. tok
 end
 
 -- tqdm's EMA: the count and time deltas since the last write are smoothed
@@ -144,12 +149,11 @@ if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
   local head = '{"seq":' .. s_seq .. ','
   local at = old and string.find(old, head, 1, true) == 1 and string.find(old, ',"id":', #head, true)
   if at then
-    local old_count = tonumber(s_count)
-    local count = old_count + tonumber(ARGV[4]) - prev_count
-    local errors = tonumber(s_err) + tonumber(ARGV[5]) - prev_err
-    local seq = math.max(tonumber(s_seq), tonumber(ARGV[8])) + 1
+    local count = s_count + tonumber(ARGV[4]) - prev_count
+    local errors = s_err + tonumber(ARGV[5]) - prev_err
+    local seq = math.max(s_seq, tonumber(ARGV[8])) + 1
     local total = tonumber(ARGV[6])
-    smooth(count - old_count, now - tonumber(s_at))
+    smooth(count - s_count, now - s_at)
     local percent, rate, eta_ms = measures(count, total)
     local rate_text = ''
     if rate then rate_text = tostring(rate) end
@@ -160,22 +164,20 @@ if token ~= '' and s_token == token and ARGV[9] == 'running' and ARGV[12] == ''
       local m = string.find(tail, ',"meta":', 1, true) or #tail
       tail = string.sub(tail, 1, m - 1) .. ',"meta":' .. ARGV[11] .. '}'
     end
-    -- Each number is turned into text once, for the value and the state.
+    -- Each number is turned into text once.
     local seq_text, count_text = tostring(seq), tostring(count)
-    local errors_text = s_err
-    if errors ~= tonumber(s_err) then errors_text = tostring(errors) end
     local value = '{"seq":' .. seq_text .. ',"count":' .. count_text .. ',"total":' .. ARGV[6] ..
       ',"percent":' .. percent .. ',"status":"running","updated_at":"' .. iso(now) ..
       '","finished_at":null,"estimated_finished_at":' ..
       (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
       (rate and ',"rate":' .. rate_text or '') ..
-      (errors ~= 0 and ',"error_count":' .. errors_text or '') ..
+      (errors ~= 0 and ',"error_count":' .. errors or '') ..
       ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. tail
     redis.call('HSET', hash, id, value)
     redis.call('HSET', writers, tid, ARGV[4] .. ',' .. ARGV[5],
-      '~s', state(seq_text, count_text, errors_text, ema_dn, ema_dt, s_ref, token))
-    redis.call(ARGV[15], hash,
-      '{"scope":' .. cjson.encode(ARGV[1]) .. ',"jobs":{' .. cjson.encode(id) .. ':' .. value .. '}}')
+      '~s', state(seq, count, errors, ema_dn, ema_dt, last_refresh, token))
+    -- Scopes and job ids are checked by the tracker: no character JSON escapes.
+    redis.call(ARGV[15], hash, '{"scope":"' .. ARGV[1] .. '","jobs":{"' .. id .. '":' .. value .. '}}')
     return { seq, '', eta_ms, rate_text, 'running' }
   end
 end
@@ -189,8 +191,8 @@ local last_seen = tonumber(ARGV[8])
 local status = ARGV[9]
 local heartbeat = tonumber(ARGV[13])
 local publish_cmd = ARGV[15]
-local parent_arg, weight_arg = ARGV[17] or '', tonumber(ARGV[18]) or 1
-local with_children = ARGV[19] == '1'
+local parent_arg, weight_arg = ARGV[18] or '', tonumber(ARGV[19]) or 1
+local with_children = ARGV[20] == '1'
 
 local PPB = 1000000000
 
