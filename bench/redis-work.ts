@@ -241,9 +241,22 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function row(variant: Variant, rounds: Round[]): Cell[] {
+/**
+ * Redis CPU against BullMQ's, round by round: each ratio compares two rounds
+ * run back to back, so a burst of other work on the machine mostly cancels out.
+ */
+function ratioToBull(rounds: Round[], bull: Round[]): number {
+  const ratios = rounds.flatMap((r, i) => {
+    const b = bull[i];
+    return b === undefined || b.cpuUs <= 0 ? [] : [r.cpuUs / b.cpuUs];
+  });
+  return ratios.length === 0 ? Number.NaN : median(ratios);
+}
+
+function row(variant: Variant, rounds: Round[], bull: Round[]): Cell[] {
   const pick = (key: Exclude<keyof Round, "detail">) => median(rounds.map((r) => r[key]));
   const cpu = rounds.map((r) => r.cpuUs);
+  const ratio = ratioToBull(rounds, bull);
   return [
     variant.name,
     pick("sent"),
@@ -255,9 +268,12 @@ function row(variant: Variant, rounds: Round[]): Cell[] {
     pick("readerUs"),
     median(cpu),
     `${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}`,
+    Number.isNaN(ratio) ? "" : `${(ratio * 100).toFixed(0)}%`,
     `${rounds[rounds.length - 1]?.detail ?? ""}. ${variant.note}`,
   ];
 }
+
+const BULL = 1;
 
 export async function benchRedisWork(options: { redis: TestRedis; scale: Scale }): Promise<Table> {
   const n = options.scale.redisWrites;
@@ -267,6 +283,7 @@ export async function benchRedisWork(options: { redis: TestRedis; scale: Scale }
   const variants: Variant[] = [];
   const results: Round[][] = [];
   try {
+    // BULL is the index of BullMQ's variant: the others are compared with it.
     for (const make of [
       () => trackerVariant(options.redis),
       () => bullVariant(options.redis),
@@ -302,14 +319,16 @@ export async function benchRedisWork(options: { redis: TestRedis; scale: Scale }
       "Redis µs (reader's commands)",
       "Redis CPU µs (INFO cpu, all)",
       "CPU µs, min–max of rounds",
+      "CPU vs BullMQ (median of per-round ratios)",
       "per command, and what it does",
     ],
-    rows: variants.map((variant, k) => row(variant, results[k] ?? [])),
+    rows: variants.map((variant, k) => row(variant, results[k] ?? [], results[BULL] ?? [])),
     notes: [
       `Per update: ${rounds} rounds of ${perRound.toLocaleString("en-US")} sequential updates ` +
         "(each awaited) per variant, the variants taking turns round by round, after 20 " +
         "warm-up updates each; one local redis-server, CONFIG RESETSTAT before each round; the " +
-        "median round is shown. Round trips are counted on the client socket (writes separated " +
+        "median round is shown, and each variant's CPU against BullMQ's in the round run just " +
+        "before or after it (the median of those ratios). Round trips are counted on the client socket (writes separated " +
         "by a reply). Redis µs come from INFO commandstats (a script's time includes the " +
         "commands it runs); Redis CPU from INFO cpu covers everything Redis did, including " +
         "socket I/O and delivering the message to the reader. Target: 1 round trip, 1 script " +

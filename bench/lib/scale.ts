@@ -69,7 +69,7 @@ export const SCALES: Record<ScaleName, Scale> = {
   quick: {
     name: "quick",
     redisWrites: 1500,
-    redisRounds: 3,
+    redisRounds: 5,
     latency: {
       clients: [100, 300],
       clientsPerScope: 5,
@@ -92,8 +92,8 @@ export const SCALES: Record<ScaleName, Scale> = {
   },
   full: {
     name: "full",
-    redisWrites: 6000,
-    redisRounds: 6,
+    redisWrites: 8000,
+    redisRounds: 16,
     latency: {
       clients: [100, 1000],
       clientsPerScope: 5,

@@ -6,12 +6,12 @@
  */
 import { ConflictError } from "../errors/conflict-error";
 import { NotFoundError } from "../errors/not-found-error";
-import { scopeKeys, validateJobId } from "../keys";
+import { scopeKeys, validateJobId, writersKey } from "../keys";
 import type { ScopeOptions } from "./options";
 import { resolveScope } from "./queries";
 import { publishCommand, runScript, type RedisClient } from "./scripts";
 
-/** Return codes of `cancel-2.lua`. */
+/** Return codes of `cancel-3.lua`. */
 export enum CancelCode {
   /** Requested now, or already requested before (the first request's time is kept). */
   Requested = 0,
@@ -62,7 +62,7 @@ export async function runCancel(
   const reply = await runScript(
     client,
     "cancel",
-    [keys.hash, keys.expiry],
+    [keys.hash, keys.expiry, writersKey(keys, id)],
     [scope, id, publishCommand(cluster)],
   );
   return toResult(reply, scope, id);

@@ -19,7 +19,7 @@ const SPECS = {
   write: { file: "write-3.lua", numberOfKeys: 3 },
   read: { file: "read-2.lua", numberOfKeys: 2 },
   remove: { file: "remove-2.lua", numberOfKeys: 2 },
-  cancel: { file: "cancel-2.lua", numberOfKeys: 2 },
+  cancel: { file: "cancel-3.lua", numberOfKeys: 3 },
 } as const satisfies Record<string, ScriptSpec>;
 
 export type ScriptName = keyof typeof SPECS;
@@ -27,7 +27,7 @@ export type ScriptName = keyof typeof SPECS;
 const LUA_DIR = join(__dirname, "lua");
 const INCLUDE = /^--#include ([\w.-]+\.lua)[ \t]*$/gm;
 /** What a script without `--#include` lines gets in front of it. */
-const PRELUDE = ["clock.lua", "lib.lua"];
+const PRELUDE = ["clock.lua", "state.lua", "lib.lua"];
 const sources = new Map<ScriptName, { name: string; lua: string }>();
 
 function read(file: string): string {

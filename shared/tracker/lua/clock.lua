@@ -4,7 +4,7 @@
 
   now_ms()      -> milliseconds from the server's clock (TIME)
   iso(ms)       -> "YYYY-MM-DDTHH:MM:SS.mmmZ"
-  parse_iso(s)  -> milliseconds, or nil when s is not one of ours
+  seed_iso_day(ms, date) -> tells iso() the date text of ms's day
 ]]
 local function now_ms()
   local t = redis.call('TIME')
@@ -14,6 +14,11 @@ end
 -- A write formats two instants of the same day (updated_at and the ETA) most
 -- of the time: the date part of the last one is kept.
 local iso_day, iso_date = nil, nil
+
+-- Tells iso() the date part ("YYYY-MM-DDT") of an instant it already knows.
+local function seed_iso_day(ms, date)
+  iso_day, iso_date = math.floor(ms / 86400000), date
+end
 
 local function iso(ms)
   local floor = math.floor
@@ -37,24 +42,4 @@ local function iso(ms)
   end
   return string.format('%s%02d:%02d:%02d.%03dZ', iso_date,
     floor(rem / 3600), floor((rem % 3600) / 60), rem % 60, milli)
-end
-
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local function parse_iso(s)
-  if type(s) ~= 'string' then return nil end
-  local y, mo, d, h, mi, se, frac = string.match(s, '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$')
-  if not y then return nil end
-  local ms = 0
-  if frac ~= '' then ms = tonumber(string.sub(frac .. '000', 1, 3)) end
-  local days = days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
-  return (days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)) * 1000 + ms
 end

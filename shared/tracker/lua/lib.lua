@@ -1,13 +1,45 @@
 --[[
   lib.lua: helpers included in every script of redis-progress after clock.lua
-  (not a script of its own; it declares no KEYS or ARGV).
+  and state.lua (not a script of its own; it declares no KEYS or ARGV).
 
+  parse_iso(s)                     -> milliseconds, or nil when s is not one of ours
+  drop_fast_path(writers)          -> the job's value changed outside its writers'
+                                      writes (a cancel, a child's roll-up): its
+                                      next write takes the full path, which reads
+                                      the value (see state.lua)
   split_meta(raw)                  -> decoded job table, raw meta JSON text or nil
   encode_job(job, meta_raw)        -> JSON text in the canonical layout (below)
   prune(hash, expiry, scope, publish_cmd, now)
                                    -> removes jobs whose retention ran out and
                                       publishes them as null; returns how many
 ]]
+
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function parse_iso(s)
+  if type(s) ~= 'string' then return nil end
+  local y, mo, d, h, mi, se, frac = string.match(s, '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$')
+  if not y then return nil end
+  local ms = 0
+  if frac ~= '' then ms = tonumber(string.sub(frac .. '000', 1, 3)) end
+  local days = days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
+  return (days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)) * 1000 + ms
+end
+
+local function drop_fast_path(writers)
+  local seq, count, errors, at, dn, dt, refreshed, date, tok = read_state(redis.call('HGET', writers, '~s'))
+  if tok and tok ~= '' then
+    redis.call('HSET', writers, '~s', pack_state(seq, count, errors, at, dn, dt, refreshed, date, '', ''))
+  end
+end
 
 --[[
   The canonical layout of a stored value, which the write script's fast path
