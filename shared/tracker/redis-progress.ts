@@ -161,9 +161,10 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#withChildren = options.completeWithChildren === true;
     this.#name = options.name === undefined ? "" : validateName(options.name);
     this.#meta = options.meta === undefined ? "" : encodeMeta(options.meta);
-    // The write script rebuilds only a job's changing fields (and its meta)
-    // while the stored name is the one behind this token. Children and parents
-    // that complete with their children always take its full path (they roll up).
+    // The write script builds a job's value from the job's state in its writers
+    // hash (no JSON decoded) while the stored name is the one behind this token.
+    // Children and parents that complete with their children always take its
+    // full path (they roll up).
     this.#token =
       this.#parent !== "" || this.#withChildren
         ? ""

@@ -3,8 +3,8 @@
  * build the value from the job's state alone (its numbers, and its copy of the
  * text after the dynamic head). It must give the value the full path gives,
  * step aside whenever someone else changed the value (cancel, a child's
- * roll-up) or the tracker's name changed, and bring back a removed job with
- * its housekeeping.
+ * roll-up, remove, a writer that does not know the fast path) or the
+ * tracker's name changed.
  */
 import type { Redis } from "ioredis";
 import { RedisProgress, type JobValue } from "../../shared";
@@ -154,7 +154,7 @@ test("a state the script does not know (an older version's text) is not trusted:
   const writers = writersKey(keys, pace.id);
   // The text layout an earlier release kept, with this tracker's token and a wrong count.
   const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
-  const token = state.subarray(68, state.indexOf(0, 68)).toString();
+  const token = state.subarray(76, state.indexOf(0, 76)).toString();
   expect(token).toHaveLength(16);
   await client.hset(writers, "~s", `${pace.seq}|999|0|0|||${Date.now()}|${token}`);
   pace.tick(1);
@@ -165,6 +165,21 @@ test("a state the script does not know (an older version's text) is not trusted:
   await pace.flush();
   expect(await stored(pace.id)).toMatchObject({ count: 7 });
   await pace.finish();
+});
+
+test("a cut state (its token never ends) is not trusted either: writes go on", async () => {
+  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100 });
+  pace.tick(2);
+  await pace.flush();
+  const writers = writersKey(keys, pace.id);
+  const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
+  // The version byte and the numbers as they are, then 40 bytes with no zero.
+  await client.hset(writers, "~s", Buffer.concat([state.subarray(0, 76), Buffer.alloc(40, 65)]));
+  pace.tick(1);
+  await pace.flush();
+  expect(await stored(pace.id)).toMatchObject({ count: 3, status: "running" });
+  await pace.finish();
+  expect(await stored(pace.id)).toMatchObject({ count: 3, status: "completed" });
 });
 
 test("a cancel between writes is answered: the next write takes the full path and carries it", async () => {
@@ -178,6 +193,28 @@ test("a cancel between writes is answered: the next write takes the full path an
     scope: "fast",
     id: pace.id,
   });
+  pace.tick(1);
+  await pace.flush();
+  expect(pace.signal.aborted).toBe(true);
+  expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
+  await pace.cancel();
+});
+
+test("a value changed by a writer that does not drop the fast path (an older release's cancel) is kept", async () => {
+  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
+  pace.tick(1);
+  await pace.flush();
+  pace.tick(1);
+  await pace.flush();
+  // What the previous release's cancel script did: the value only, seq bumped,
+  // the writers hash left alone.
+  const value = await stored(pace.id);
+  const cancel_requested_at = new Date().toISOString();
+  await client.hset(
+    keys.hash,
+    pace.id,
+    JSON.stringify({ ...value, seq: value.seq + 1, cancel_requested_at }),
+  );
   pace.tick(1);
   await pace.flush();
   expect(pace.signal.aborted).toBe(true);
@@ -239,7 +276,7 @@ test.each([
   ["the job", true],
   ["the whole scope", false],
 ])(
-  "%s removed between fast-path writes comes back with the next write, seq going on, pruning and TTLs set",
+  "%s removed between fast-path writes is recreated by the next write, seq going on, pruning and TTLs set",
   async (_what, one) => {
     const pace = await RedisProgress.start({
       redis: client,

@@ -35,9 +35,11 @@ local function parse_iso(s)
 end
 
 local function drop_fast_path(writers)
-  local seq, count, errors, at, dn, dt, refreshed, date, tok = read_state(redis.call('HGET', writers, '~s'))
+  local seq, count, errors, at, dn, dt, refreshed, length, date, tok =
+    read_state(redis.call('HGET', writers, '~s'))
   if tok and tok ~= '' then
-    redis.call('HSET', writers, '~s', pack_state(seq, count, errors, at, dn, dt, refreshed, date, '', ''))
+    redis.call('HSET', writers, '~s',
+      pack_state(seq, count, errors, at, dn, dt, refreshed, length, date, '', ''))
   end
 end
 

@@ -3,31 +3,36 @@
   script of redis-progress after clock.lua (not a script of its own; it declares
   no KEYS or ARGV).
 
-  Layout: struct '<Bdddddddc11s', that is a version byte (3), then seq, count,
-  errors, updated_ms, ema_dn, ema_dt (-1 until known: the smoothed count and
-  time deltas of the rate) and refreshed_ms as little-endian doubles, the date
-  part of updated_at ("YYYY-MM-DDT") and the write script's token
-  (zero-terminated); then the "tail": the stored value's text from ',"id":' to
-  its end, kept for a plain running job's fast path ("" otherwise). struct
-  packs and unpacks the numbers without formatting or parsing text.
+  Layout: struct '<Bddddddddc11s', that is a version byte (4), then seq,
+  count, errors, updated_ms, ema_dn, ema_dt (-1 until known: the smoothed
+  count and time deltas of the rate), refreshed_ms and the length of the value
+  written as little-endian doubles, the date part of updated_at
+  ("YYYY-MM-DDT") and the write script's token (zero-terminated); then the
+  "tail": the stored value's text from ',"id":' to its end, kept for a plain
+  running job's fast path ("" otherwise). struct packs and unpacks the
+  numbers without formatting or parsing text.
 
   read_state(text) -> seq, count, errors, updated_ms, ema_dn or nil,
-                      ema_dt or nil, refreshed_ms, date, token, tail
-                      (nothing when text is not a state of this version)
+                      ema_dt or nil, refreshed_ms, length, date, token, tail
+                      (nothing when text is not a whole state of this version)
   pack_state(seq, count, errors, updated_ms, ema_dn, ema_dt, refreshed_ms,
-             updated_at, token, tail) -> text (updated_at: the ISO text)
+             length, updated_at, token, tail) -> text (updated_at: ISO text)
 ]]
-local STATE, STATE_VERSION = '<Bdddddddc11s', 3
+local STATE, STATE_VERSION = '<Bddddddddc11s', 4
 
 local function read_state(text)
-  -- 1 + 7 * 8 + 11 + the token's terminator
-  if not text or string.byte(text) ~= STATE_VERSION or #text < 69 then return end
-  local _, seq, count, errors, at, dn, dt, refreshed, date, tok, pos = struct.unpack(STATE, text)
+  -- The token starts after 1 + 8 * 8 + 11 bytes and must end with its zero
+  -- (struct.unpack would raise on a cut one, failing every write of the job).
+  if not text or string.byte(text) ~= STATE_VERSION or not string.find(text, '\0', 77, true) then
+    return
+  end
+  local _, seq, count, errors, at, dn, dt, refreshed, length, date, tok, pos =
+    struct.unpack(STATE, text)
   if dn < 0 then dn, dt = nil, nil end
-  return seq, count, errors, at, dn, dt, refreshed, date, tok, string.sub(text, pos)
+  return seq, count, errors, at, dn, dt, refreshed, length, date, tok, string.sub(text, pos)
 end
 
-local function pack_state(seq, count, errors, at, dn, dt, refreshed, updated_at, tok, tail)
+local function pack_state(seq, count, errors, at, dn, dt, refreshed, length, updated_at, tok, tail)
   return struct.pack(STATE, STATE_VERSION, seq, count, errors, at, dn or -1, dt or -1, refreshed,
-    updated_at, tok) .. tail
+    length, updated_at, tok) .. tail
 end

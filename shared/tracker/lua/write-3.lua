@@ -37,13 +37,13 @@
   Fast path: when the job's state carries this token (the last write stored
   this tracker's name on a plain running job, and nothing changed the value
   since: a cancel and a child's first roll-up drop the token, every write
-  rewrites the state), the tracker reports it running and housekeeping is not
-  due, the script builds the value from the state alone: the dynamic head
-  (see lib.lua's canonical layout) from its numbers, then its copy of the
-  tail, with a new meta (which goes last) spliced in. It neither reads the
-  value nor decodes or encodes JSON, and its result is the one the full path
-  would give. A job removed (or evicted) since the last write comes back
-  from the state (HSET reports a new field), and its housekeeping runs.
+  rewrites the state, and the value still has the length the state recorded),
+  the tracker reports it running and housekeeping is not due, the script
+  builds the value from the state alone: the dynamic head (see lib.lua's
+  canonical layout) from its numbers, then its copy of the tail, with a new
+  meta (which goes last) spliced in. It neither reads the value nor decodes
+  or encodes JSON, and its result is the one the full path would give. A
+  removed job (length 0) takes the full path, which recreates it.
 
   Effects: applies the count delta (own count minus what was last applied from
   this tracker, so a retried write never counts twice), recomputes percent, rate
@@ -94,23 +94,10 @@ local slack = math.min(60000, math.floor(retention / 10))
 
 local w = redis.call('HMGET', writers, tid, '~s')
 local now = now_ms()
-local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_date, s_token, s_tail =
+local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_len, s_date, s_token, s_tail =
   read_state(w[2])
 local prev_count, prev_err = 0, 0
 if w[1] and #w[1] == 16 then prev_count, prev_err = struct.unpack('<dd', w[1]) end
-
--- Schedules the job's pruning and sets the keys' TTLs (see the header). After
--- the writers hash is written: a PEXPIRE before its first HSET would do nothing.
-local function housekeep(running)
-  -- A finished job's pruning time is exact; a running one's carries the slack
-  -- because its next refresh may be up to `slack` after its last write.
-  local keep = retention
-  if running then keep = retention + slack end
-  redis.call('ZADD', expiry, now + keep, id)
-  redis.call('PEXPIRE', hash, retention + 2 * slack)
-  redis.call('PEXPIRE', expiry, retention + 2 * slack)
-  redis.call('PEXPIRE', writers, retention + 2 * slack)
-end
 
 -- tqdm's EMA: the count and time deltas since the last write are smoothed
 -- apart, rate = dn / dt.
@@ -140,9 +127,12 @@ local function measures(count, total)
   return percent, rate, eta
 end
 
--- The fast path (see the header).
+-- The fast path (see the header). HSTRLEN, last: a value changed since the last
+-- write by something that did not drop the fast path (an older release's cancel
+-- or roll-up, a hand edit) or removed (0) almost always has another length.
 if token ~= '' and s_token == token and s_tail ~= '' and ARGV[9] == 'running'
-    and ARGV[12] == '' and now - last_refresh < slack then
+    and ARGV[12] == '' and now - last_refresh < slack
+    and redis.call('HSTRLEN', hash, id) == s_len then
   local format = string.format
   local own, own_err = tonumber(ARGV[4]), tonumber(ARGV[5])
   local count = s_count + own - prev_count
@@ -172,19 +162,29 @@ if token ~= '' and s_token == token and s_tail ~= '' and ARGV[9] == 'running'
     (rate and ',"rate":' .. rate_text or '') ..
     (errors ~= 0 and ',"error_count":' .. format('%d', errors) or '') ..
     ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. tail
-  -- 1: the job was removed (or evicted) since the last write and is back, so
-  -- its pruning and the keys' TTLs are set again.
-  local back = redis.call('HSET', hash, id, value) == 1
-  if back then last_refresh = now end
+  redis.call('HSET', hash, id, value)
   redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
-    pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, updated_at, token, tail))
-  if back then housekeep(true) end
+    pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, #value, updated_at, token,
+      tail))
   -- Scopes and job ids are checked by the tracker: no character JSON escapes.
   redis.call(ARGV[15], hash, '{"scope":"' .. ARGV[1] .. '","jobs":{"' .. id .. '":' .. value .. '}}')
-  return { seq, '', eta_ms, rate_text, 'running' }
+  return { seq, '', eta_ms, rate_text, 'running', '' }
 end
 
 --#include lib.lua
+
+-- Schedules the job's pruning and sets the keys' TTLs (see the header). After
+-- the writers hash is written: a PEXPIRE before its first HSET would do nothing.
+local function housekeep(running)
+  -- A finished job's pruning time is exact; a running one's carries the slack
+  -- because its next refresh may be up to `slack` after its last write.
+  local keep = retention
+  if running then keep = retention + slack end
+  redis.call('ZADD', expiry, now + keep, id)
+  redis.call('PEXPIRE', hash, retention + 2 * slack)
+  redis.call('PEXPIRE', expiry, retention + 2 * slack)
+  redis.call('PEXPIRE', writers, retention + 2 * slack)
+end
 
 local scope = ARGV[1]
 local own, own_err = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -413,7 +413,7 @@ else
 end
 redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
   pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt, last_refresh,
-    job.updated_at, token, tail))
+    #value, job.updated_at, token, tail))
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
