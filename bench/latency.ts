@@ -5,7 +5,9 @@
  * the load generator process, the server in a process of its own.
  *
  * Scenarios, each run for our gateway and for the BullMQ way
- * (updateProgress → QueueEvents → socket.io emit to a room) with the same load:
+ * (updateProgress → QueueEvents → socket.io emit to a room) with the same load;
+ * both paths' clients stay connected and the two take turns in short rounds
+ * (ABBA), so that a busy moment on the machine weighs on both alike:
  * - spread: N clients, N / clientsPerScope scopes, updates round-robin over the
  *   scopes at a steady rate, so that the gateway's coalescing window (50 ms)
  *   rarely holds one back;
@@ -15,9 +17,10 @@
  */
 import { Redis } from "ioredis";
 import type { TestRedis } from "../test/helpers/redis-server";
-import { runPhase } from "./lib/phase";
+import { runPhase, type PhaseResult } from "./lib/phase";
 import type { Cell, Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
+import { Samples } from "./lib/stats";
 import { BENCH_SECRET, LoadGen, ServerProc, openAll, type ServerKind } from "./lib/servers";
 import { BullWriters, TrackerWriters, type Writers } from "./lib/writers";
 
@@ -71,8 +74,58 @@ const NAMES: Record<ServerKind, string> = {
   bare: "bare socket.io",
 };
 
+function median(values: number[]): number | null {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** One table row from a path's rounds; `other` is BullMQ's rounds, run alongside. */
+function row(
+  scenario: Scenario,
+  kind: "gateway" | "bullmq",
+  phases: PhaseResult[],
+  other: PhaseResult[],
+  errors: number,
+): Cell[] {
+  const pooled = new Samples();
+  for (const phase of phases) pooled.pushAll(phase.client.samples);
+  const latency = pooled.summary();
+  const perUpdate = scenario.clients / scenario.scopes.length;
+  const sent = phases.reduce((sum, p) => sum + p.sent, 0);
+  const values = phases.reduce((sum, p) => sum + p.client.values, 0);
+  const ratio =
+    kind === "bullmq"
+      ? 1
+      : median(phases.map((p, r) => p.client.latency.p50 / (other[r]?.client.latency.p50 ?? NaN)));
+  const arrival = median(phases.map((p) => p.arrivals?.arrival.p50 ?? NaN));
+  const handling = median(phases.map((p) => p.arrivals?.handling.p50 ?? NaN));
+  return [
+    scenario.label,
+    NAMES[kind],
+    Math.round(median(phases.map((p) => p.rate)) ?? 0),
+    Math.round(median(phases.map((p) => p.deliveriesPerSecond)) ?? 0),
+    latency.p50,
+    latency.p99,
+    latency.max,
+    ratio === null ? null : `${Math.round(ratio * 100)}%`,
+    arrival,
+    handling === null ? null : handling * 1000,
+    median(phases.map((p) => p.redisUsPerUpdate ?? NaN)),
+    `${((values / Math.max(1, sent * perUpdate)) * 100).toFixed(0)}%`,
+    Math.round(median(phases.map((p) => p.server.cpu)) ?? 0),
+    median(phases.map((p) => p.server.lagP99)),
+    Math.round(median(phases.map((p) => p.client.meter.cpu)) ?? 0),
+    errors,
+  ];
+}
+
 export async function benchLatency(options: { redis: TestRedis; scale: Scale }): Promise<Table[]> {
   const { redis, scale } = options;
+  const { rounds } = scale.latency;
   const loadgen = await LoadGen.start();
   const servers: Partial<Record<ServerKind, ServerProc>> = {};
   const writerClient = new Redis(redis.url);
@@ -81,48 +134,46 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
     servers.gateway = await ServerProc.start("gateway", { redisUrl: redis.url });
     servers.bullmq = await ServerProc.start("bullmq", { redisUrl: redis.url, queue: QUEUE });
     for (const scenario of scenarios(scale)) {
-      for (const kind of ["gateway", "bullmq"] as const) {
-        const server = servers[kind] as ServerProc;
-        const writers = await writersFor(kind, redis, writerClient, scenario);
-        try {
+      const kinds = ["gateway", "bullmq"] as const;
+      const writers = {
+        gateway: await writersFor("gateway", redis, writerClient, scenario),
+        bullmq: await writersFor("bullmq", redis, writerClient, scenario),
+      };
+      const phases: Record<(typeof kinds)[number], PhaseResult[]> = { gateway: [], bullmq: [] };
+      try {
+        for (const kind of kinds) {
           await openAll(loadgen, {
-            url: server.url,
+            url: (servers[kind] as ServerProc).url,
             count: scenario.clients,
             scopes: scenario.scopes,
             secret: BENCH_SECRET,
           });
-          const phase = await runPhase({
-            source: { writers },
-            server,
-            loadgen,
-            rate: scenario.rate,
-            seconds: scale.latency.seconds,
-            warmup: scale.latency.warmup,
-            redis: writerClient,
-          });
-          const perUpdate = scenario.clients / scenario.scopes.length;
-          const { latency } = phase.client;
-          rows.push([
-            scenario.label,
-            NAMES[kind],
-            Math.round(phase.rate),
-            Math.round(phase.deliveriesPerSecond),
-            latency.p50,
-            latency.p99,
-            latency.max,
-            phase.arrivals?.arrival.p50 ?? null,
-            phase.arrivals ? phase.arrivals.handling.p50 * 1000 : null,
-            phase.redisUsPerUpdate ?? null,
-            `${((phase.client.values / Math.max(1, phase.sent * perUpdate)) * 100).toFixed(0)}%`,
-            Math.round(phase.server.cpu),
-            phase.server.lagP99,
-            Math.round(phase.client.meter.cpu),
-            writers.errors,
-          ]);
-        } finally {
-          await loadgen.close();
-          await writers.close();
         }
+        for (let round = 0; round < rounds; round++) {
+          const order =
+            round % 2 === 0 ? kinds : ([...kinds].reverse() as (typeof kinds)[number][]);
+          for (const kind of order) {
+            phases[kind].push(
+              await runPhase({
+                source: { writers: writers[kind] },
+                server: servers[kind] as ServerProc,
+                loadgen,
+                rate: scenario.rate,
+                seconds: scale.latency.seconds / rounds,
+                // The first round warms everything up; later ones warm this path's
+                // caches again after the other path ran.
+                warmup: round === 0 ? scale.latency.warmup : Math.min(0.3, scale.latency.warmup),
+                redis: writerClient,
+              }),
+            );
+          }
+        }
+        for (const kind of kinds) {
+          rows.push(row(scenario, kind, phases[kind], phases.bullmq, writers[kind].errors));
+        }
+      } finally {
+        await loadgen.close();
+        await Promise.all(kinds.map((kind) => writers[kind].close()));
       }
     }
   } finally {
@@ -141,6 +192,7 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
         "p50",
         "p99",
         "max",
+        "p50 vs BullMQ (median of per-round ratios)",
         "→ server p50",
         "server handling p50 µs",
         "Redis µs per update",
@@ -152,7 +204,10 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
       ],
       rows,
       notes: [
-        `${scale.latency.seconds} s recorded per row after ${scale.latency.warmup} s of warm-up. ` +
+        `${scale.latency.seconds} s recorded per row, in ${scale.latency.rounds} rounds taking ` +
+          "turns with the other path (ABBA, both paths' clients connected throughout), after " +
+          `${scale.latency.warmup} s of warm-up (${Math.min(0.3, scale.latency.warmup)} s before each later round); ` +
+          "p50/p99/max are over all rounds' samples, the other columns the median round. " +
           "Latency = receive time in the load generator minus the stamp the writer put in the " +
           "update (CLOCK_MONOTONIC, shared by the processes of this machine), per job value " +
           "received. '→ server' is the same measure taken when the server gets the update from Redis; " +

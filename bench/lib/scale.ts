@@ -19,9 +19,15 @@ export interface Scale {
     clientsPerScope: number;
     /** Updates per second, all scenarios. */
     rate: number;
-    /** Recorded seconds per scenario, after `warmup` seconds. */
+    /** Recorded seconds per scenario and path, after `warmup` seconds. */
     seconds: number;
     warmup: number;
+    /**
+     * The paths of a scenario take turns in this many rounds (seconds / rounds
+     * each, a short warm-up before each), so that whatever else the machine
+     * does weighs on both alike.
+     */
+    rounds: number;
     /** The single hot scope: clients, and jobs in it (updated round-robin). */
     hotClients: number;
     hotJobs: number;
@@ -57,6 +63,7 @@ export const SCALES: Record<ScaleName, Scale> = {
       rate: 50,
       seconds: 0.5,
       warmup: 0.2,
+      rounds: 1,
       hotClients: 10,
       hotJobs: 2,
       hotRate: 50,
@@ -76,6 +83,7 @@ export const SCALES: Record<ScaleName, Scale> = {
       rate: 200,
       seconds: 1.5,
       warmup: 0.5,
+      rounds: 2,
       hotClients: 100,
       hotJobs: 10,
       hotRate: 100,
@@ -100,6 +108,7 @@ export const SCALES: Record<ScaleName, Scale> = {
       rate: 200,
       seconds: 8,
       warmup: 1,
+      rounds: 4,
       hotClients: 100,
       hotJobs: 10,
       hotRate: 100,

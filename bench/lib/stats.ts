@@ -56,6 +56,16 @@ export class Samples {
     this.dropped = 0;
   }
 
+  /** A copy of the samples kept (µs). */
+  values(): Float64Array {
+    return this.#data.slice(0, this.#length);
+  }
+
+  /** Adds samples taken elsewhere (µs). */
+  pushAll(values: Float64Array): void {
+    for (const value of values) this.push(value);
+  }
+
   /** p50/p99/max/mean in ms. */
   summary(): Summary {
     const n = this.#length;

@@ -45,6 +45,8 @@ export interface RecordResult {
   deliveries: number;
   values: number;
   latency: Summary;
+  /** The latency samples themselves (µs), for pooling phases. */
+  samples: Float64Array;
   seconds: number;
   meter: Meter;
 }
@@ -207,6 +209,7 @@ function record(payload: unknown): RecordResult | true {
     deliveries,
     values,
     latency: samples.summary(),
+    samples: samples.values(),
     seconds: (nowUs() - recordStart) / 1e6,
     meter: meter.read(),
   };
