@@ -35,7 +35,7 @@ afterEach(() => {
 });
 
 test("SIGKILL of the gateway process: reconnecting…, then the right state after a restart on the same port", async () => {
-  const gateway = await GatewayProcess.start(redis.url, { PACE_DEMO: "1" });
+  const gateway = await GatewayProcess.start({ REDIS_URL: redis.url, PACE_DEMO: "1" });
   const scope = "user:killed";
   const page = await browser.page();
   await page.goto(`${gateway.url}/#scope=${scope}`);

@@ -15,7 +15,8 @@ import { scopeKeys } from "../../shared/keys";
 import { signScopeToken } from "../../server";
 import { keySlot } from "../../server/cluster-slot";
 import { TEST_SECRET } from "../helpers/gateway";
-import { GatewayProcess, killGatewayProcesses } from "../helpers/gateway-process";
+import { GatewayProcess } from "../helpers/gateway-process";
+import { killChildren } from "../helpers/json-process";
 import { TestRedisCluster } from "../helpers/redis-cluster";
 import { waitFor } from "../helpers/wait";
 import { Watcher } from "../helpers/watcher";
@@ -92,7 +93,7 @@ afterAll(async () => {
   for (const worker of workers) clearInterval(worker.timer);
   for (const watcher of watchers) watcher.close();
   await Promise.all(gateways.map((gateway) => gateway.stop()));
-  killGatewayProcesses();
+  killChildren();
   await cluster?.stop();
 }, 30_000);
 

@@ -11,7 +11,8 @@ import { scopeKeys, writersKey } from "../../shared/keys";
 import { signScopeToken } from "../../server";
 import { keySlot } from "../../server/cluster-slot";
 import { TEST_SECRET } from "../helpers/gateway";
-import { GatewayProcess, killGatewayProcesses } from "../helpers/gateway-process";
+import { GatewayProcess } from "../helpers/gateway-process";
+import { killChildren } from "../helpers/json-process";
 import { TestRedisCluster } from "../helpers/redis-cluster";
 import { waitFor } from "../helpers/wait";
 import { Watcher } from "../helpers/watcher";
@@ -36,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const watcher of watchers) watcher.close();
   await Promise.all(gateways.map((gateway) => gateway.stop()));
-  killGatewayProcesses();
+  killChildren();
   await cluster?.stop();
 }, 30_000);
 

@@ -25,7 +25,7 @@ const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
   redis = await TestRedis.start();
-  gateway = await GatewayProcess.start(redis.url);
+  gateway = await GatewayProcess.start({ REDIS_URL: redis.url });
 });
 
 afterAll(async () => {

@@ -31,7 +31,7 @@ const clients: ProgressClient[] = [];
 
 beforeAll(async () => {
   redis = await TestRedis.start();
-  gateway = await GatewayProcess.start(redis.url);
+  gateway = await GatewayProcess.start({ REDIS_URL: redis.url });
 });
 
 afterAll(async () => {

@@ -1,106 +1,99 @@
 /**
- * Gateways as separate processes (`node --import tsx server/cli.ts serve`),
- * configured by environment like a deployment, for scale-out tests. Stop them
- * with stop() (SIGTERM); killGatewayProcesses() in afterAll SIGKILLs leftovers.
+ * The gateway as a separate process, the way its users run it (`node --import
+ * tsx server/cli.ts serve`, configured by environment), for restart, flood and
+ * scale-out tests. SIGKILL leftovers with killChildren() in afterAll.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { TEST_SECRET, freePort } from "./gateway";
+import { JsonProcess, ROOT } from "./json-process";
 import { waitFor } from "./wait";
 
-const ROOT = join(__dirname, "..", "..");
-const RUN = ["--import", "tsx", join(ROOT, "server", "cli.ts"), "serve"];
-const running = new Set<ChildProcess>();
-
+/**
+ * The gateway as its users run it: `node --import tsx server/cli.ts serve`, configured
+ * by environment, on a fixed loopback port so that a restart comes back at the same URL.
+ */
 export class GatewayProcess {
-  /** Parsed pino lines printed so far. */
-  readonly logs: Record<string, unknown>[] = [];
-  #output = "";
+  readonly port: number;
+  readonly url: string;
+  readonly #env: NodeJS.ProcessEnv;
+  #process: JsonProcess | undefined;
 
-  private constructor(
-    readonly child: ChildProcess,
-    readonly port: number,
-  ) {
-    let partial = "";
-    child.stdout?.setEncoding("utf8");
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => (this.#output += chunk));
-    child.stdout?.on("data", (chunk: string) => {
-      this.#output += chunk;
-      partial += chunk;
-      const lines = partial.split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
-        try {
-          this.logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // not a log line
-        }
-      }
-    });
+  private constructor(port: number, env: NodeJS.ProcessEnv) {
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.#env = env;
   }
 
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  /** stdout and stderr so far (for failure messages). */
-  get output(): string {
-    return this.#output;
-  }
-
-  /** Starts a gateway with TEST_SECRET and `env`; resolves once /healthz answers 200. */
+  /**
+   * Starts a gateway with TEST_SECRET on a free port, configured by `env` (at
+   * least REDIS_URL or REDIS_CLUSTER_NODES); the test process's own settings of
+   * those are not passed on.
+   */
   static async start(env: Record<string, string>): Promise<GatewayProcess> {
     const port = await freePort();
-    const base: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of ["REDIS_URL", "REDIS_CLUSTER_NODES", "PACE_PREFIX", "PACE_DEMO"]) {
-      delete base[name];
+    const vars: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of [
+      "REDIS_URL",
+      "REDIS_CLUSTER_NODES",
+      "PACE_PREFIX",
+      "PACE_DEMO",
+      "PACE_ALLOWED_ORIGINS",
+    ]) {
+      delete vars[name];
     }
-    const child = spawn(process.execPath, RUN, {
-      cwd: ROOT,
-      env: {
-        ...base,
-        PACE_SECRET: TEST_SECRET,
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    Object.assign(vars, {
+      PACE_SECRET: TEST_SECRET,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      ...env,
     });
-    running.add(child);
-    child.once("exit", () => running.delete(child));
-    const gateway = new GatewayProcess(child, port);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) {
-          throw new Error(`the gateway exited with ${child.exitCode}: ${gateway.output}`);
-        }
-        const response = await fetch(`${gateway.url}/healthz`);
-        return response.status === 200;
-      },
-      { timeout: 30_000, interval: 100, what: "a gateway process to answer /healthz" },
-    );
+    const gateway = new GatewayProcess(port, vars);
+    await gateway.spawn();
     return gateway;
   }
 
-  /** SIGTERM and wait for the exit code (SIGKILL after 10 s). */
-  async stop(): Promise<number | null> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    const exited = new Promise<number | null>((resolve) =>
-      child.once("exit", (code) => resolve(code)),
-    );
-    child.kill("SIGTERM");
-    const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    const code = await exited;
-    clearTimeout(force);
-    return code;
+  get process(): JsonProcess {
+    if (this.#process === undefined) throw new Error("The gateway was not started");
+    return this.#process;
   }
-}
 
-/** SIGKILLs every gateway process still running (afterAll safety net). */
-export function killGatewayProcesses(): void {
-  for (const child of running) child.kill("SIGKILL");
-  running.clear();
+  /** Starts the process (again) and resolves once /healthz answers 200. */
+  async spawn(): Promise<void> {
+    const proc = new JsonProcess(
+      ["--import", "tsx", join(ROOT, "server", "cli.ts"), "serve"],
+      this.#env,
+    );
+    this.#process = proc;
+    await waitFor(
+      async () => {
+        if (proc.child.exitCode !== null) {
+          throw new Error(`the gateway exited with ${proc.child.exitCode}: ${proc.stderr}`);
+        }
+        return (await fetch(`${this.url}/healthz`)).status === 200;
+      },
+      { timeout: 30_000, interval: 25, what: `the gateway on ${this.url}` },
+    );
+  }
+
+  /** SIGKILL: no shutdown at all; sockets are cut by the kernel. */
+  async kill(): Promise<void> {
+    await this.process.kill("SIGKILL");
+  }
+
+  /** SIGTERM, and the exit code (0 expected); SIGKILL if it has not exited after 10 s. */
+  async stop(): Promise<number | null> {
+    const force = setTimeout(() => void this.process.kill("SIGKILL"), 10_000);
+    await this.process.kill("SIGTERM");
+    clearTimeout(force);
+    return (await this.process.exited).code;
+  }
+
+  /** What the process wrote on stderr, and its warn/error log lines. */
+  problems(): string[] {
+    const logged = this.process.events
+      .filter((line) => typeof line.level === "number" && line.level >= 50)
+      .map((line) => JSON.stringify(line));
+    return [...(this.process.stderr === "" ? [] : [this.process.stderr]), ...logged];
+  }
 }
