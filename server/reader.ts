@@ -3,9 +3,10 @@
  * reporting) anything that is not a job instead of crashing on it: a scope
  * hash is plain Redis data that anyone with access can write garbage into.
  */
-import { asJobValue, parseJobValue, type JobMap, type JobPatch } from "../shared/job";
+import { asJobValue, type JobMap, type JobPatch } from "../shared/job";
 import { scopeKeys } from "../shared/keys";
-import { publishCommand, runScript, type RedisClient } from "../shared/tracker/scripts";
+import { readScopeValues } from "../shared/tracker/read-values";
+import type { RedisClient } from "../shared/tracker/scripts";
 
 /**
  * An object without a prototype: job ids come from Redis, and an id such as
@@ -32,32 +33,15 @@ export async function readJobs(
   cluster: boolean,
 ): Promise<ReadResult> {
   const keys = scopeKeys(prefix, scope, cluster);
-  const result: ReadResult = { jobs: emptyMap(), garbage: [] };
-  let flat: unknown;
   try {
-    flat = await runScript(
-      client,
-      "read",
-      [keys.hash, keys.expiry],
-      [scope, publishCommand(cluster)],
-    );
+    return await readScopeValues(client, keys, scope, cluster);
   } catch (error) {
     // A scope key overwritten with another type is garbage too: report it, serve nothing.
     if (error instanceof Error && /WRONGTYPE/.test(error.message)) {
-      result.garbage.push(keys.hash);
-      return result;
+      return { jobs: emptyMap(), garbage: [keys.hash] };
     }
     throw error;
   }
-  if (!Array.isArray(flat)) return result;
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const id = flat[i] as string;
-    const raw = flat[i + 1] as unknown;
-    const value = typeof raw === "string" ? parseJobValue(raw) : null;
-    if (value === null || value.id !== id) result.garbage.push(id);
-    else result.jobs[id] = value;
-  }
-  return result;
 }
 
 interface ParsedMessage {

@@ -3,10 +3,11 @@
  * Reads go through the read script so that retention is applied on read too.
  */
 import { DEFAULT_PREFIX, scopeKeys, validateJobId, validatePrefix } from "../keys";
-import { isExpired, parseJobValue, withStalled, type JobValue } from "../job";
+import { isExpired, withStalled, type JobValue } from "../job";
 import { formatScope } from "../scope";
 import { acquireConnection, type Connection } from "./connection";
 import type { ScopeOptions } from "./options";
+import { readScopeValues } from "./read-values";
 import { publishCommand, runScript } from "./scripts";
 
 /** A job as the Node queries return it: `*_at` fields are Date objects. */
@@ -68,21 +69,14 @@ export function resolveScope(options: ScopeOptions): ResolvedScope {
 export async function readScope(options: ScopeOptions): Promise<Record<string, JobValue>> {
   const { conn, scope, keys } = resolveScope(options);
   try {
-    const flat = (await runScript(
-      conn.client,
-      "read",
-      [keys.hash, keys.expiry],
-      [scope, publishCommand(conn.cluster)],
-    )) as string[];
+    const stored = await readScopeValues(conn.client, keys, scope, conn.cluster);
     const now = Date.now();
     // No prototype: a job id `__proto__` must stay an ordinary key.
     const jobs = Object.create(null) as Record<string, JobValue>;
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const value = parseJobValue(flat[i + 1] as string);
-      // A value filed under another id is garbage too (as the gateway's reader says); one
-      // past retention stays in Redis until its next housekeeping, but is gone for readers.
-      if (value === null || value.id !== flat[i] || isExpired(value, now)) continue;
-      jobs[flat[i] as string] = withStalled(value, now);
+    for (const id in stored.jobs) {
+      const value = stored.jobs[id] as JobValue;
+      // One past retention stays in Redis until its next housekeeping, but is gone for readers.
+      if (!isExpired(value, now)) jobs[id] = withStalled(value, now);
     }
     return jobs;
   } finally {
