@@ -75,8 +75,8 @@ export const SCALES: Record<ScaleName, Scale> = {
   },
   quick: {
     name: "quick",
-    redisWrites: 1500,
-    redisRounds: 5,
+    redisWrites: 3000,
+    redisRounds: 10,
     latency: {
       clients: [100, 300],
       clientsPerScope: 5,
@@ -100,8 +100,8 @@ export const SCALES: Record<ScaleName, Scale> = {
   },
   full: {
     name: "full",
-    redisWrites: 8000,
-    redisRounds: 16,
+    redisWrites: 16_000,
+    redisRounds: 40,
     latency: {
       clients: [100, 1000],
       clientsPerScope: 5,
