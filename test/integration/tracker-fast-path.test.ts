@@ -182,45 +182,46 @@ test("a cut state (its token never ends) is not trusted either: writes go on", a
   expect(await stored(pace.id)).toMatchObject({ count: 3, status: "completed" });
 });
 
-test("a cancel between writes is answered: the next write takes the full path and carries it", async () => {
-  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100 });
-  pace.tick(1);
-  await pace.flush();
-  pace.tick(1);
-  await pace.flush();
-  const { cancel_requested_at } = await RedisProgress.requestCancel({
-    redis: client,
-    scope: "fast",
-    id: pace.id,
-  });
-  pace.tick(1);
-  await pace.flush();
-  expect(pace.signal.aborted).toBe(true);
-  expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
-  await pace.cancel();
-});
+/** Requests a cancel of `id` and resolves with its time. */
+type Cancel = (id: string) => Promise<string>;
 
-test("a value changed by a writer that does not drop the fast path (an older release's cancel) is kept", async () => {
-  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
-  pace.tick(1);
-  await pace.flush();
-  pace.tick(1);
-  await pace.flush();
-  // What the previous release's cancel script did: the value only, seq bumped,
-  // the writers hash left alone.
-  const value = await stored(pace.id);
-  const cancel_requested_at = new Date().toISOString();
-  await client.hset(
-    keys.hash,
-    pace.id,
-    JSON.stringify({ ...value, seq: value.seq + 1, cancel_requested_at }),
-  );
-  pace.tick(1);
-  await pace.flush();
-  expect(pace.signal.aborted).toBe(true);
-  expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
-  await pace.cancel();
-});
+test.each<[string, Cancel]>([
+  [
+    "the cancel script (which drops the fast path)",
+    async (id) =>
+      (await RedisProgress.requestCancel({ redis: client, scope: "fast", id })).cancel_requested_at,
+  ],
+  [
+    // What the previous release's cancel script did: the value only, seq
+    // bumped, the writers hash left alone.
+    "an older release's cancel, which changes only the value",
+    async (id) => {
+      const value = await stored(id);
+      const at = new Date().toISOString();
+      await client.hset(
+        keys.hash,
+        id,
+        JSON.stringify({ ...value, seq: value.seq + 1, cancel_requested_at: at }),
+      );
+      return at;
+    },
+  ],
+])(
+  "a cancel between writes by %s is answered: the next write takes the full path and keeps it",
+  async (_by, cancel) => {
+    const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
+    pace.tick(1);
+    await pace.flush();
+    pace.tick(1);
+    await pace.flush();
+    const cancel_requested_at = await cancel(pace.id);
+    pace.tick(1);
+    await pace.flush();
+    expect(pace.signal.aborted).toBe(true);
+    expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
+    await pace.cancel();
+  },
+);
 
 test("a child's roll-up into a parent that writes on the fast path is kept by the parent's next write", async () => {
   const parent = await RedisProgress.start({ redis: client, scope: "fast", total: 1 });
