@@ -18,7 +18,7 @@
 import { Redis } from "ioredis";
 import type { TestRedis } from "../test/helpers/redis-server";
 import { runPhase, type PhaseResult } from "./lib/phase";
-import type { Cell, Table } from "./lib/report";
+import { median, type Cell, type Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
 import { Samples } from "./lib/stats";
 import { BENCH_SECRET, LoadGen, ServerProc, openAll, type ServerKind } from "./lib/servers";
@@ -74,13 +74,10 @@ const NAMES: Record<ServerKind, string> = {
   bare: "bare socket.io",
 };
 
-function median(values: number[]): number | null {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+/** The median of the rounds that have the figure (null: none has). */
+function medianOf(values: number[]): number | null {
+  const known = values.filter((v) => Number.isFinite(v));
+  return known.length === 0 ? null : median(known);
 }
 
 /** One table row from a path's rounds; `other` is BullMQ's rounds, run alongside. */
@@ -100,25 +97,27 @@ function row(
   const ratio =
     kind === "bullmq"
       ? 1
-      : median(phases.map((p, r) => p.client.latency.p50 / (other[r]?.client.latency.p50 ?? NaN)));
-  const arrival = median(phases.map((p) => p.arrivals?.arrival.p50 ?? NaN));
-  const handling = median(phases.map((p) => p.arrivals?.handling.p50 ?? NaN));
+      : medianOf(
+          phases.map((p, r) => p.client.latency.p50 / (other[r]?.client.latency.p50 ?? NaN)),
+        );
+  const arrival = medianOf(phases.map((p) => p.arrivals?.arrival.p50 ?? NaN));
+  const handling = medianOf(phases.map((p) => p.arrivals?.handling.p50 ?? NaN));
   return [
     scenario.label,
     NAMES[kind],
-    Math.round(median(phases.map((p) => p.rate)) ?? 0),
-    Math.round(median(phases.map((p) => p.deliveriesPerSecond)) ?? 0),
+    Math.round(medianOf(phases.map((p) => p.rate)) ?? 0),
+    Math.round(medianOf(phases.map((p) => p.deliveriesPerSecond)) ?? 0),
     latency.p50,
     latency.p99,
     latency.max,
     ratio === null ? null : `${Math.round(ratio * 100)}%`,
     arrival,
     handling === null ? null : handling * 1000,
-    median(phases.map((p) => p.redisUsPerUpdate ?? NaN)),
+    medianOf(phases.map((p) => p.redisUsPerUpdate ?? NaN)),
     `${((values / Math.max(1, sent * perUpdate)) * 100).toFixed(0)}%`,
-    Math.round(median(phases.map((p) => p.server.cpu)) ?? 0),
-    median(phases.map((p) => p.server.lagP99)),
-    Math.round(median(phases.map((p) => p.client.meter.cpu)) ?? 0),
+    Math.round(medianOf(phases.map((p) => p.server.cpu)) ?? 0),
+    medianOf(phases.map((p) => p.server.lagP99)),
+    Math.round(medianOf(phases.map((p) => p.client.meter.cpu)) ?? 0),
     errors,
   ];
 }

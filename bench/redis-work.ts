@@ -12,7 +12,7 @@ import { Redis } from "ioredis";
 import { scopeKeys, DEFAULT_PREFIX } from "../shared/keys";
 import { RedisProgress } from "../shared/tracker/redis-progress";
 import type { TestRedis } from "../test/helpers/redis-server";
-import type { Cell, Table } from "./lib/report";
+import { median, type Cell, type Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
 import { commandStats, isOverhead, redisCpuUs, WireCounter, type CommandStat } from "./lib/wire";
 
@@ -231,14 +231,6 @@ async function measureRound(admin: Redis, variant: Variant, n: number): Promise<
     cpuUs: cpu / n,
     detail: `${sent}${inside.length > 0 ? `; inside: ${inside.join(", ")}` : ""}`,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
