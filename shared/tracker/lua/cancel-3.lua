@@ -10,8 +10,9 @@
   ARGV[3]  publish command: PUBLISH, or SPUBLISH in cluster mode
 
   Effects: sets `cancel_requested_at` (the server's time) on a running job,
-  bumps its seq, stores it, drops the job's fast path and publishes {"scope":..., "jobs": {id: value}}.
-  `updated_at` is left alone: it tells readers whether the worker is alive.
+  bumps its seq, stores it, drops the job's fast path and publishes
+  {"scope":..., "jobs": {id: value}}. `updated_at` is left alone: it tells
+  readers whether the worker is alive.
   The worker learns of the request from the reply to its next write. Asking
   again changes nothing (the first request's time is kept, nothing is
   published).
