@@ -147,16 +147,35 @@ test("the fast path and the full path store the same value, key for key and in t
   expect(await raw("fast-job")).toContain('"name" : "Import"');
 });
 
-test("a state the script does not know (an older version's text) is not trusted: the full path runs", async () => {
+/** Rewrites a job's state as an earlier release kept it, with its count set to 999. */
+type OlderState = (state: Buffer, seq: number) => Buffer | string;
+
+test.each<[string, OlderState]>([
+  [
+    "an earlier release's text layout",
+    (state, seq) => {
+      const token = state.subarray(84, state.indexOf(0, 84)).toString();
+      expect(token).toHaveLength(16);
+      return `${seq}|999|0|0|||${Date.now()}|${token}`;
+    },
+  ],
+  [
+    "the previous binary layout (version 4)",
+    (state) => {
+      const older = Buffer.from(state);
+      older[0] = 4;
+      older.writeDoubleLE(999, 9);
+      return older;
+    },
+  ],
+])("a state the script does not know (%s) is not trusted: the full path runs", async (_, older) => {
   const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
   pace.tick(5);
   await pace.flush();
   const writers = writersKey(keys, pace.id);
-  // The text layout an earlier release kept, with this tracker's token and a wrong count.
   const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
-  const token = state.subarray(76, state.indexOf(0, 76)).toString();
-  expect(token).toHaveLength(16);
-  await client.hset(writers, "~s", `${pace.seq}|999|0|0|||${Date.now()}|${token}`);
+  expect(state[0]).toBe(5);
+  await client.hset(writers, "~s", older(state, pace.seq));
   pace.tick(1);
   await pace.flush();
   // The full path counts from the stored value, not from the unknown state.
@@ -174,7 +193,7 @@ test("a cut state (its token never ends) is not trusted either: writes go on", a
   const writers = writersKey(keys, pace.id);
   const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
   // The version byte and the numbers as they are, then 40 bytes with no zero.
-  await client.hset(writers, "~s", Buffer.concat([state.subarray(0, 76), Buffer.alloc(40, 65)]));
+  await client.hset(writers, "~s", Buffer.concat([state.subarray(0, 84), Buffer.alloc(40, 65)]));
   pace.tick(1);
   await pace.flush();
   expect(await stored(pace.id)).toMatchObject({ count: 3, status: "running" });

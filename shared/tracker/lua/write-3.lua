@@ -94,8 +94,8 @@ local slack = math.min(60000, math.floor(retention / 10))
 
 local w = redis.call('HMGET', writers, tid, '~s')
 local now = now_ms()
-local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_len, s_date, s_token, s_tail =
-  read_state(w[2])
+local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_len, s_date, s_token, s_suffix,
+  s_tail_at = read_state(w[2])
 local prev_count, prev_err = 0, 0
 if w[1] and #w[1] == 16 then prev_count, prev_err = struct.unpack('<dd', w[1]) end
 
@@ -130,7 +130,7 @@ end
 -- The fast path (see the header). HSTRLEN, last: a value changed since the last
 -- write by something that did not drop the fast path (an older release's cancel
 -- or roll-up, a hand edit) or removed (0) almost always has another length.
-if token ~= '' and s_token == token and s_tail ~= '' and ARGV[9] == 'running'
+if token ~= '' and s_token == token and s_suffix > 0 and ARGV[9] == 'running'
     and ARGV[12] == '' and now - last_refresh < slack
     and redis.call('HSTRLEN', hash, id) == s_len then
   local format = string.format
@@ -143,12 +143,15 @@ if token ~= '' and s_token == token and s_tail ~= '' and ARGV[9] == 'running'
   local percent, rate, eta_ms = measures(count, total)
   local rate_text = ''
   if rate then rate_text = tostring(rate) end
-  -- New meta replaces the old, which the canonical layout puts last (an
-  -- unescaped ',"meta":' can only be its key).
-  local tail = s_tail
+  -- The tail is its static part and its suffix (see state.lua); a new meta
+  -- replaces the suffix.
+  local static, suffix, suffix_len = nil, '', s_suffix
   if ARGV[11] ~= '' then
-    local m = string.find(tail, ',"meta":', 1, true) or #tail
-    tail = string.sub(tail, 1, m - 1) .. ',"meta":' .. ARGV[11] .. '}'
+    static = string.sub(w[2], s_tail_at, #w[2] - s_suffix)
+    suffix = ',"meta":' .. ARGV[11] .. '}'
+    suffix_len = #suffix
+  else
+    static = string.sub(w[2], s_tail_at)
   end
   -- The date of the last write spares iso() working it out when it is today's.
   seed_iso_day(s_at, s_date)
@@ -161,11 +164,11 @@ if token ~= '' and s_token == token and s_tail ~= '' and ARGV[9] == 'running'
     (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
     (rate and ',"rate":' .. rate_text or '') ..
     (errors ~= 0 and ',"error_count":' .. format('%d', errors) or '') ..
-    ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. tail
+    ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. static .. suffix
   redis.call('HSET', hash, id, value)
   redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
     pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, #value, updated_at, token,
-      tail))
+      suffix_len) .. static .. suffix)
   -- Scopes and job ids are checked by the tracker: no character JSON escapes.
   redis.call(ARGV[15], hash, '{"scope":"' .. ARGV[1] .. '","jobs":{"' .. id .. '":' .. value .. '}}')
   return { seq, '', eta_ms, rate_text, 'running', '' }
@@ -405,15 +408,16 @@ if refresh then last_refresh = now end
 -- cancel must be answered, an ended job stays as it is.
 local plain = job.status == 'running' and job.parent == nil and job.children == nil
   and job.cancel_requested_at == nil and job.complete_with_children == nil
-local tail = ''
+local tail, suffix_len = '', 0
 if plain and token ~= '' then
   tail = string.sub(value, (string.find(value, ',"id":', 1, true)))
+  suffix_len = suffix_length(tail)
 else
   token = ''
 end
 redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
   pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt, last_refresh,
-    #value, job.updated_at, token, tail))
+    #value, job.updated_at, token, suffix_len) .. tail)
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
