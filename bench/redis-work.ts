@@ -74,7 +74,7 @@ async function trackerVariant(redis: TestRedis): Promise<Variant> {
   const writer = new WireCounter().attach(client);
   return {
     name: "redis-progress write",
-    note: "1 EVALSHA (write-3.lua): value, seq, rate/ETA, retention, PUBLISH",
+    note: "1 EVALSHA (write-4.lua): value, seq, rate/ETA, retention, PUBLISH",
     writer,
     drainedBase: 0,
     async update() {

@@ -37,6 +37,7 @@ import {
 } from "./options";
 import { publishCommand, runScript } from "./scripts";
 import { delay, withTimeout } from "./timing";
+import { packConstants, packNumbers } from "./write-args";
 import {
   encodeMeta,
   errorMessage,
@@ -116,8 +117,10 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #error = "";
   #name: string;
   #meta: string;
-  /** Digest of the name this tracker sends (write script's ARGV[17]); "" = no fast path. */
+  /** Digest of the name this tracker sends (the write script's token); "" = no fast path. */
   #token = "";
+  /** The write script's constant argument, packed on the first write. */
+  #constants: Buffer | undefined;
 
   #seq = 0;
   #eta: Date | null = null;
@@ -492,30 +495,29 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       this.#trailing = undefined;
     }
     this.#armHeartbeat();
-    const args: (string | number)[] = [
-      this.scope,
-      this.id,
-      this.#tid,
-      this.#count,
-      this.#errors,
-      this.#total,
-      this.#startedAt,
-      this.#seq,
-      this.#status,
-      this.#name,
-      this.#meta,
-      this.#error,
-      this.#heartbeat,
-      this.#retention,
-      publishCommand(this.#conn.cluster),
-      RATE_SMOOTHING,
-      this.#token,
-    ];
-    // A plain job leaves the family arguments out (the script's defaults): each
-    // argument costs Redis a string on every call.
-    if (this.#parent !== "" || this.#withChildren || this.#weight !== 1) {
-      args.push(this.#parent, this.#weight, this.#withChildren ? "1" : "0");
-    }
+    this.#constants ??= packConstants({
+      scope: this.scope,
+      id: this.id,
+      trackerId: this.#tid,
+      heartbeat: this.#heartbeat,
+      retention: this.#retention,
+      publish: publishCommand(this.#conn.cluster),
+      token: this.#token,
+      startedAt: this.#startedAt,
+      name: this.#name,
+      parent: this.#parent,
+      weight: this.#weight,
+      completeWithChildren: this.#withChildren,
+    });
+    const numbers = packNumbers({
+      count: this.#count,
+      errors: this.#errors,
+      total: this.#total,
+      seq: this.#seq,
+      retention: this.#retention,
+      alpha: RATE_SMOOTHING,
+    });
+    const args = [numbers, this.#status, this.#meta, this.#error, this.#constants];
     const command = runScript(
       this.#conn.client,
       "write",

@@ -16,7 +16,7 @@ interface ScriptSpec {
 }
 
 const SPECS = {
-  write: { file: "write-3.lua", numberOfKeys: 3 },
+  write: { file: "write-4.lua", numberOfKeys: 3 },
   read: { file: "read-2.lua", numberOfKeys: 2 },
   remove: { file: "remove-2.lua", numberOfKeys: 2 },
   cancel: { file: "cancel-3.lua", numberOfKeys: 3 },
@@ -57,14 +57,17 @@ function source(script: ScriptName): { name: string; lua: string } {
   return entry;
 }
 
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+/** A script argument: text, a number (sent as its text) or bytes. */
+export type ScriptArg = string | number | Buffer;
+
+type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
 
 /** Runs one of our scripts on `client`, registering it on first use. */
 export function runScript(
   client: RedisClient,
   script: ScriptName,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly ScriptArg[],
 ): Promise<unknown> {
   const { name, lua } = source(script);
   const commands = client as unknown as Record<string, ScriptCall | undefined>;

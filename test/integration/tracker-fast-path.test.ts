@@ -1,5 +1,5 @@
 /**
- * The write script's fast path (write-3.lua): a plain running job's writes
+ * The write script's fast path (write-4.lua): a plain running job's writes
  * build the value from the job's state alone (its numbers, and its copy of the
  * text after the dynamic head). It must give the value the full path gives,
  * step aside whenever someone else changed the value (cancel, a child's
@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import { RedisProgress, type JobValue } from "../../shared";
 import { DEFAULT_PREFIX, scopeKeys, writersKey } from "../../shared/keys";
 import { runScript } from "../../shared/tracker/scripts";
+import { packConstants, packNumbers } from "../../shared/tracker/write-args";
 import { TestRedis } from "../helpers/redis-server";
 
 let redis: TestRedis;
@@ -96,23 +97,24 @@ test("the fast path and the full path store the same value, key for key and in t
       "write",
       [keys.hash, keys.expiry, writersKey(keys, id)],
       [
-        "fast",
-        id,
-        "tracker-1",
-        count,
-        errors,
-        total,
-        "2026-11-28T10:00:00.000Z",
-        0,
+        packNumbers({ count, errors, total, seq: 0, retention: 86400000, alpha: 0.3 }),
         "running",
-        "Import",
         meta,
         "",
-        30000,
-        86400000,
-        "PUBLISH",
-        0.3,
-        token,
+        packConstants({
+          scope: "fast",
+          id,
+          trackerId: "tracker-1",
+          heartbeat: 30000,
+          retention: 86400000,
+          publish: "PUBLISH",
+          token,
+          startedAt: "2026-11-28T10:00:00.000Z",
+          name: "Import",
+          parent: "",
+          weight: 1,
+          completeWithChildren: false,
+        }),
       ],
     );
   // meta "" keeps what is stored.

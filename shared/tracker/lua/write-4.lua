@@ -1,38 +1,43 @@
 --[[
-  write-3.lua: store one tracker's view of a job, atomically, and roll it up
+  write-4.lua: store one tracker's view of a job, atomically, and roll it up
   into its parent when it is a child job.
 
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> count and errors last applied
            from it (struct '<dd'), plus "~s", the job's state (see state.lua:
-           seq, count, the rate's EMA, the token of ARGV[17] and a copy of the
+           seq, count, the rate's EMA, the tracker's token and a copy of the
            value's tail). A child's first roll-up also writes its parent's
            writers hash, named like this one (same hash tag, same slot).
-  ARGV[1]  scope string (for the message)
-  ARGV[2]  job id
-  ARGV[3]  tracker id (one per RedisProgress instance)
-  ARGV[4]  the tracker's own cumulative count (its contribution to the job)
-  ARGV[5]  the tracker's own cumulative error count
-  ARGV[6]  total
-  ARGV[7]  started_at (ISO) as the tracker knows it
-  ARGV[8]  the highest seq this tracker has seen for the job
-  ARGV[9]  status: running | completed | failed | canceled
-  ARGV[10] name ("" = keep)
-  ARGV[11] meta as JSON object text ("" = keep)
-  ARGV[12] error message ("" = keep)
-  ARGV[13] heartbeat in ms
-  ARGV[14] retention in ms
-  ARGV[15] publish command: PUBLISH, or SPUBLISH in cluster mode
-  ARGV[16] EMA smoothing factor for the rate (0.3)
-  ARGV[17] the tracker's static token: a digest of the name it sends, or ""
-           for a child, a parent completing with its children, or any tracker
-           that does not want the fast path
-  ARGV[18] parent job id, or "" (optional; a stored `parent` wins)
-  ARGV[19] weight of this child in its parent, a positive integer (optional, 1;
-           the weight stored at the child's first roll-up wins)
-  ARGV[20] "1" when this job (a parent) completes by itself once its children
-           have ended (optional)
+  ARGV[1]  the tracker's numbers, struct '<dddddd' (little-endian doubles):
+           its own cumulative count (its contribution to the job), its own
+           cumulative error count, total, the highest seq it has seen for the
+           job, retention in ms, the EMA smoothing factor for the rate (0.3)
+  ARGV[2]  status: running | completed | failed | canceled
+  ARGV[3]  meta as JSON object text ("" = keep)
+  ARGV[4]  error message ("" = keep)
+  ARGV[5]  the tracker's constant part: strings, each after its length in
+           bytes (struct '<H'), in this order:
+             1 scope string (for the message)
+             2 job id
+             3 tracker id (one per RedisProgress instance)
+             4 heartbeat in ms
+             5 retention in ms (the text for the value)
+             6 publish command: PUBLISH, or SPUBLISH in cluster mode
+             7 the tracker's static token: a digest of the name it sends, or
+               "" for a child, a parent completing with its children, or any
+               tracker that does not want the fast path
+           and what only the full path reads:
+             8 started_at (ISO) as the tracker knows it
+             9 name ("" = keep)
+            10 parent job id, or "" (a stored `parent` wins)
+            11 weight of this child in its parent, a positive integer (the
+               weight stored at the child's first roll-up wins)
+            12 "1" when this job (a parent) completes by itself once its
+               children have ended, else "0"
+           Numbers as doubles and the rest as one string: Redis makes a string
+           of every argument (about 1,200 instructions each) and Lua parses a
+           number's text with strtod (about 1,600), on every call.
 
   Fast path: when the job's state carries this token (the last write stored
   this tracker's name on a plain running job, and nothing changed the value
@@ -66,9 +71,9 @@
   parent's `percent`, `fraction` and ETA (an EMA of its progress) follow; its
   seq is bumped and child and parent go out in ONE message
   {"scope":..., "jobs": {child: value, parent: value}}. A parent asked to
-  complete with its children (ARGV[20] on its own writes) ends when at least
-  `total` children have rolled up and all of them have ended: `completed`, or
-  `failed` ("1 of 3 children failed"), or `canceled`. A cancel requested on the
+  complete with its children (field 12 of ARGV[5] on its own writes) ends
+  when at least `total` children have rolled up and all of them have ended:
+  `completed`, or `failed` ("1 of 3 children failed"), or `canceled`. A cancel requested on the
   parent is copied onto its running children as they write. When the parent
   does not exist, the child is stored with its link and rolls up on a later
   write once the parent exists.
@@ -81,10 +86,10 @@
 --#include state.lua
 
 local hash, expiry, writers = KEYS[1], KEYS[2], KEYS[3]
-local id, tid = ARGV[2], ARGV[3]
-local retention = tonumber(ARGV[14])
-local alpha = tonumber(ARGV[16])
-local token = ARGV[17] or ''
+local own, own_err, total, last_seen, retention, alpha = struct.unpack('<dddddd', ARGV[1])
+local status = ARGV[2]
+local scope, id, tid, heartbeat_text, retention_text, publish_cmd, token, rest_at =
+  struct.unpack('<Hc0Hc0Hc0Hc0Hc0Hc0Hc0', ARGV[5])
 -- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
 -- on a job's first write, its last, and then at most every `slack` ms per job,
 -- not on every write. Scores and TTLs carry the slack so nothing expires before
@@ -130,15 +135,13 @@ end
 -- The fast path (see the header). HSTRLEN, last: a value changed since the last
 -- write by something that did not drop the fast path (an older release's cancel
 -- or roll-up, a hand edit) or removed (0) almost always has another length.
-if token ~= '' and s_token == token and s_suffix > 0 and ARGV[9] == 'running'
-    and ARGV[12] == '' and now - last_refresh < slack
+if token ~= '' and s_token == token and s_suffix > 0 and status == 'running'
+    and ARGV[4] == '' and now - last_refresh < slack
     and redis.call('HSTRLEN', hash, id) == s_len then
   local format = string.format
-  local own, own_err = tonumber(ARGV[4]), tonumber(ARGV[5])
   local count = s_count + own - prev_count
   local errors = s_err + own_err - prev_err
-  local seq = math.max(s_seq, tonumber(ARGV[8])) + 1
-  local total = tonumber(ARGV[6])
+  local seq = math.max(s_seq, last_seen) + 1
   smooth(count - s_count, now - s_at)
   local percent, rate, eta_ms = measures(count, total)
   local rate_text = ''
@@ -146,9 +149,9 @@ if token ~= '' and s_token == token and s_suffix > 0 and ARGV[9] == 'running'
   -- The tail is its static part and its suffix (see state.lua); a new meta
   -- replaces the suffix.
   local static, suffix, suffix_len = nil, '', s_suffix
-  if ARGV[11] ~= '' then
+  if ARGV[3] ~= '' then
     static = string.sub(w[2], s_tail_at, #w[2] - s_suffix)
-    suffix = ',"meta":' .. ARGV[11] .. '}'
+    suffix = ',"meta":' .. ARGV[3] .. '}'
     suffix_len = #suffix
   else
     static = string.sub(w[2], s_tail_at)
@@ -158,19 +161,19 @@ if token ~= '' and s_token == token and s_suffix > 0 and ARGV[9] == 'running'
   local updated_at = iso(now)
   -- Whole numbers as %d: a quarter of what Lua's own number formatting costs.
   local value = '{"seq":' .. format('%d', seq) .. ',"count":' .. format('%d', count) ..
-    ',"total":' .. ARGV[6] .. ',"percent":' .. format('%d', percent) ..
+    ',"total":' .. format('%d', total) .. ',"percent":' .. format('%d', percent) ..
     ',"status":"running","updated_at":"' .. updated_at ..
     '","finished_at":null,"estimated_finished_at":' ..
     (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
     (rate and ',"rate":' .. rate_text or '') ..
     (errors ~= 0 and ',"error_count":' .. format('%d', errors) or '') ..
-    ',"heartbeat":' .. ARGV[13] .. ',"retention":' .. ARGV[14] .. static .. suffix
+    ',"heartbeat":' .. heartbeat_text .. ',"retention":' .. retention_text .. static .. suffix
   redis.call('HSET', hash, id, value)
   redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
     pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, #value, updated_at, token,
       suffix_len) .. static .. suffix)
   -- Scopes and job ids are checked by the tracker: no character JSON escapes.
-  redis.call(ARGV[15], hash, '{"scope":"' .. ARGV[1] .. '","jobs":{"' .. id .. '":' .. value .. '}}')
+  redis.call(publish_cmd, hash, '{"scope":"' .. scope .. '","jobs":{"' .. id .. '":' .. value .. '}}')
   return { seq, '', eta_ms, rate_text, 'running', '' }
 end
 
@@ -189,15 +192,11 @@ local function housekeep(running)
   redis.call('PEXPIRE', writers, retention + 2 * slack)
 end
 
-local scope = ARGV[1]
-local own, own_err = tonumber(ARGV[4]), tonumber(ARGV[5])
-local total = tonumber(ARGV[6])
-local last_seen = tonumber(ARGV[8])
-local status = ARGV[9]
-local heartbeat = tonumber(ARGV[13])
-local publish_cmd = ARGV[15]
-local parent_arg, weight_arg = ARGV[18] or '', tonumber(ARGV[19]) or 1
-local with_children = ARGV[20] == '1'
+local started_at_arg, name_arg, parent_arg, weight_text, with_children_text =
+  struct.unpack('<Hc0Hc0Hc0Hc0Hc0', ARGV[5], rest_at)
+local heartbeat = tonumber(heartbeat_text)
+local weight_arg = tonumber(weight_text) or 1
+local with_children = with_children_text == '1'
 
 local PPB = 1000000000
 
@@ -282,7 +281,7 @@ end
 
 
 local old, meta_raw = split_meta(redis.call('HGET', hash, id))
-if ARGV[11] ~= '' then meta_raw = ARGV[11] end
+if ARGV[3] ~= '' then meta_raw = ARGV[3] end
 -- Captured before `job = old` below mutates the same table.
 local was_status, was_ppb, was_weight, was_parent = nil, nil, nil, nil
 if old then
@@ -304,7 +303,7 @@ if old then
   local last = parse_iso(old.updated_at)
   if last and old.status == 'running' then smooth(job.count - old_count, now - last) end
 else
-  job = { started_at = ARGV[7], count = own, error_count = own_err, seq = last_seen + 1 }
+  job = { started_at = started_at_arg, count = own, error_count = own_err, seq = last_seen + 1 }
   ema_dn, ema_dt = nil, nil
 end
 
@@ -314,8 +313,8 @@ job.status = status
 job.heartbeat = heartbeat
 job.retention = retention
 job.updated_at = iso(now)
-if ARGV[10] ~= '' then job.name = ARGV[10] end
-if ARGV[12] ~= '' then job.error = ARGV[12] end
+if name_arg ~= '' then job.name = name_arg end
+if ARGV[4] ~= '' then job.error = ARGV[4] end
 if job.error_count == 0 then job.error_count = nil end
 if with_children then job.complete_with_children = true end
 
