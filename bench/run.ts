@@ -12,6 +12,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { TestRedis } from "../test/helpers/redis-server";
 import { benchFanout } from "./fanout";
+import { benchInstructions } from "./instructions";
 import { benchJoin } from "./join";
 import { benchLatency } from "./latency";
 import { markdown, writeResults, type Table } from "./lib/report";
@@ -31,6 +32,7 @@ const BENCHES: Record<string, Bench> = {
     await benchTick({ redisUrl: redis.url, quick: scale.name !== "full" }),
   ],
   redis: async (ctx) => [await benchRedisWork(ctx)],
+  instructions: async (ctx) => [await benchInstructions(ctx)],
   latency: benchLatency,
   fanout: benchFanout,
   memory: benchMemory,

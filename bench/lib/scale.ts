@@ -12,6 +12,8 @@ export interface Scale {
   redisWrites: number;
   /** Rounds they are split into, the variants taking turns. */
   redisRounds: number;
+  /** Updates per variant counted by callgrind (valgrind runs Redis about 50 times slower). */
+  instructionWrites: number;
   latency: {
     /** Client counts of the spread scenario. */
     clients: number[];
@@ -57,6 +59,7 @@ export const SCALES: Record<ScaleName, Scale> = {
     name: "smoke",
     redisWrites: 50,
     redisRounds: 2,
+    instructionWrites: 20,
     latency: {
       clients: [10],
       clientsPerScope: 2,
@@ -77,6 +80,7 @@ export const SCALES: Record<ScaleName, Scale> = {
     name: "quick",
     redisWrites: 3000,
     redisRounds: 10,
+    instructionWrites: 300,
     latency: {
       clients: [100, 300],
       clientsPerScope: 5,
@@ -102,6 +106,7 @@ export const SCALES: Record<ScaleName, Scale> = {
     name: "full",
     redisWrites: 16_000,
     redisRounds: 40,
+    instructionWrites: 1000,
     latency: {
       clients: [100, 1000],
       clientsPerScope: 5,
