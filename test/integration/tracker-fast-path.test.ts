@@ -39,23 +39,16 @@ async function stored(id: string): Promise<JobValue> {
 }
 
 /**
- * Respaces `"name":"<name>"` in the job's state's copy of the value's tail:
- * spacing JSON allows but cjson never writes, so only a value the fast path
- * built from the state shows it.
+ * Respaces `"name":"<name>"` in the job's copy of the value's tail (field
+ * "~t" of its writers hash): spacing JSON allows but cjson never writes, so
+ * only a value the fast path built from the copy shows it.
  */
 async function markState(id: string, name: string): Promise<void> {
   const writers = writersKey(keys, id);
-  const state = await client.hgetBuffer(writers, "~s");
-  if (state === null) throw new Error(`job ${id} has no state`);
-  const from = Buffer.from(`"name":"${name}"`);
-  const at = state.indexOf(from);
-  expect(at).toBeGreaterThan(0);
-  const marked = Buffer.concat([
-    state.subarray(0, at),
-    Buffer.from(`"name" : "${name}"`),
-    state.subarray(at + from.length),
-  ]);
-  await client.hset(writers, "~s", marked);
+  const tail = await client.hget(writers, "~t");
+  if (tail === null) throw new Error(`job ${id} has no tail copy`);
+  expect(tail).toContain(`"name":"${name}"`);
+  await client.hset(writers, "~t", tail.replace(`"name":"${name}"`, `"name" : "${name}"`));
 }
 
 test("a plain running job's write builds the value from the job's state, tail included", async () => {
@@ -81,9 +74,13 @@ test("a plain running job's write builds the value from the job's state, tail in
     name: "Import",
     status: "running",
   });
+  const writers = writersKey(keys, pace.id);
+  expect(await client.hmget(writers, "~t", "~m")).toEqual([expect.stringMatching(/^,"id":/), "}"]);
   await pace.finish();
-  // The last write takes the full path: the stored text is cjson's again.
+  // The last write takes the full path: the stored text is cjson's again, and
+  // an ended job keeps no copy of its tail.
   expect(await raw(pace.id)).toContain('"name":"Import"');
+  expect(await client.hmget(writers, "~t", "~m")).toEqual([null, null]);
 });
 
 test("the fast path and the full path store the same value, key for key and in the same order", async () => {
@@ -156,16 +153,16 @@ test.each<[string, OlderState]>([
   [
     "an earlier release's text layout",
     (state, seq) => {
-      const token = state.subarray(84, state.indexOf(0, 84)).toString();
+      const token = state.subarray(76, state.indexOf(0, 76)).toString();
       expect(token).toHaveLength(16);
       return `${seq}|999|0|0|||${Date.now()}|${token}`;
     },
   ],
   [
-    "the previous binary layout (version 4)",
+    "an earlier binary layout (version 5)",
     (state) => {
       const older = Buffer.from(state);
-      older[0] = 4;
+      older[0] = 5;
       older.writeDoubleLE(999, 9);
       return older;
     },
@@ -176,7 +173,7 @@ test.each<[string, OlderState]>([
   await pace.flush();
   const writers = writersKey(keys, pace.id);
   const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
-  expect(state[0]).toBe(5);
+  expect(state[0]).toBe(6);
   await client.hset(writers, "~s", older(state, pace.seq));
   pace.tick(1);
   await pace.flush();
@@ -195,7 +192,7 @@ test("a cut state (its token never ends) is not trusted either: writes go on", a
   const writers = writersKey(keys, pace.id);
   const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
   // The version byte and the numbers as they are, then 40 bytes with no zero.
-  await client.hset(writers, "~s", Buffer.concat([state.subarray(0, 84), Buffer.alloc(40, 65)]));
+  await client.hset(writers, "~s", Buffer.concat([state.subarray(0, 76), Buffer.alloc(40, 65)]));
   pace.tick(1);
   await pace.flush();
   expect(await stored(pace.id)).toMatchObject({ count: 3, status: "running" });
@@ -240,6 +237,8 @@ test.each<[string, Cancel]>([
     await pace.flush();
     expect(pace.signal.aborted).toBe(true);
     expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
+    // A job with a cancel request no longer takes the fast path: no tail copy.
+    expect(await client.hmget(writersKey(keys, pace.id), "~t", "~m")).toEqual([null, null]);
     await pace.cancel();
   },
 );

@@ -39,7 +39,8 @@ local function drop_fast_path(writers)
     read_state(redis.call('HGET', writers, '~s'))
   if tok and tok ~= '' then
     redis.call('HSET', writers, '~s',
-      pack_state(seq, count, errors, at, dn, dt, refreshed, length, date, '', 0))
+      pack_state(seq, count, errors, at, dn, dt, refreshed, length, date, ''))
+    redis.call('HDEL', writers, '~t', '~m')
   end
 end
 

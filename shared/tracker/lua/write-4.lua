@@ -5,10 +5,11 @@
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> count and errors last applied
-           from it (struct '<dd'), plus "~s", the job's state (see state.lua:
-           seq, count, the rate's EMA, the tracker's token and a copy of the
-           value's tail). A child's first roll-up also writes its parent's
-           writers hash, named like this one (same hash tag, same slot).
+           from it (struct '<dd'), plus the job's state (see state.lua: "~s"
+           with seq, count, the rate's EMA and the tracker's token, "~t" and
+           "~m" a copy of the value's tail). A child's first roll-up also
+           writes its parent's writers hash, named like this one (same hash
+           tag, same slot).
   ARGV[1]  the tracker's numbers, struct '<dddddd' (little-endian doubles):
            its own cumulative count (its contribution to the job), its own
            cumulative error count, total, the highest seq it has seen for the
@@ -97,10 +98,10 @@ local scope, id, tid, heartbeat_text, retention_text, publish_cmd, token, rest_a
 -- 2 * slack (10% of retention, at most 2 min) later.
 local slack = math.min(60000, math.floor(retention / 10))
 
-local w = redis.call('HMGET', writers, tid, '~s')
+local w = redis.call('HMGET', writers, tid, '~s', '~t', '~m')
 local now = now_ms()
-local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_len, s_date, s_token, s_suffix,
-  s_tail_at = read_state(w[2])
+local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_len, s_date, s_token =
+  read_state(w[2])
 local prev_count, prev_err = 0, 0
 if w[1] and #w[1] == 16 then prev_count, prev_err = struct.unpack('<dd', w[1]) end
 
@@ -135,7 +136,7 @@ end
 -- The fast path (see the header). HSTRLEN, last: a value changed since the last
 -- write by something that did not drop the fast path (an older release's cancel
 -- or roll-up, a hand edit) or removed (0) almost always has another length.
-if token ~= '' and s_token == token and s_suffix > 0 and status == 'running'
+if token ~= '' and s_token == token and w[3] and w[4] and status == 'running'
     and ARGV[4] == '' and now - last_refresh < slack
     and redis.call('HSTRLEN', hash, id) == s_len then
   local format = string.format
@@ -146,16 +147,9 @@ if token ~= '' and s_token == token and s_suffix > 0 and status == 'running'
   local percent, rate, eta_ms = measures(count, total)
   local rate_text = ''
   if rate then rate_text = tostring(rate) end
-  -- The tail is its static part and its suffix (see state.lua); a new meta
-  -- replaces the suffix.
-  local static, suffix, suffix_len = nil, '', s_suffix
-  if ARGV[3] ~= '' then
-    static = string.sub(w[2], s_tail_at, #w[2] - s_suffix)
-    suffix = ',"meta":' .. ARGV[3] .. '}'
-    suffix_len = #suffix
-  else
-    static = string.sub(w[2], s_tail_at)
-  end
+  -- The tail's meta part (see state.lua) is replaced by a new meta.
+  local suffix = w[4]
+  if ARGV[3] ~= '' then suffix = ',"meta":' .. ARGV[3] .. '}' end
   -- The date of the last write spares iso() working it out when it is today's.
   seed_iso_day(s_at, s_date)
   local updated_at = iso(now)
@@ -167,11 +161,15 @@ if token ~= '' and s_token == token and s_suffix > 0 and status == 'running'
     (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
     (rate and ',"rate":' .. rate_text or '') ..
     (errors ~= 0 and ',"error_count":' .. format('%d', errors) or '') ..
-    ',"heartbeat":' .. heartbeat_text .. ',"retention":' .. retention_text .. static .. suffix
+    ',"heartbeat":' .. heartbeat_text .. ',"retention":' .. retention_text .. w[3] .. suffix
   redis.call('HSET', hash, id, value)
-  redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
-    pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, #value, updated_at, token,
-      suffix_len) .. static .. suffix)
+  local state = pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, #value,
+    updated_at, token)
+  if ARGV[3] ~= '' then
+    redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state, '~m', suffix)
+  else
+    redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state)
+  end
   -- Scopes and job ids are checked by the tracker: no character JSON escapes.
   redis.call(publish_cmd, hash, '{"scope":"' .. scope .. '","jobs":{"' .. id .. '":' .. value .. '}}')
   return { seq, '', eta_ms, rate_text, 'running', '' }
@@ -407,16 +405,18 @@ if refresh then last_refresh = now end
 -- cancel must be answered, an ended job stays as it is.
 local plain = job.status == 'running' and job.parent == nil and job.children == nil
   and job.cancel_requested_at == nil and job.complete_with_children == nil
-local tail, suffix_len = '', 0
-if plain and token ~= '' then
-  tail = string.sub(value, (string.find(value, ',"id":', 1, true)))
-  suffix_len = suffix_length(tail)
+if not plain then token = '' end
+local state = pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt,
+  last_refresh, #value, job.updated_at, token)
+if token ~= '' then
+  local static, suffix = split_tail(string.sub(value, (string.find(value, ',"id":', 1, true))))
+  redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state, '~t', static,
+    '~m', suffix)
 else
-  token = ''
+  redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state)
+  -- The tail copy of a job that no longer takes the fast path.
+  if w[3] then redis.call('HDEL', writers, '~t', '~m') end
 end
-redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s',
-  pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt, last_refresh,
-    #value, job.updated_at, token, suffix_len) .. tail)
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
