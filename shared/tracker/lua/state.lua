@@ -12,8 +12,8 @@
   text.
   Fields "~t" and "~m", kept for a plain running job's fast path while the
   state carries a token: the stored value's text from ',"id":' up to its meta
-  ("~t", what no write changes), and the rest (",\"meta\":{...}}", or "}"
-  without meta). A write reads them with the state but writes back only the
+  ("~t", what no write changes), and the rest ("~m": ',"meta":{...}}', or
+  '}' without meta). A write reads them with the state but writes back only the
   state, and "~m" when the meta changed.
 
   read_state(text) -> seq, count, errors, updated_ms, ema_dn or nil,
