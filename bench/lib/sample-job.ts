@@ -1,21 +1,28 @@
-/** A job value of the gateway's wire shape, for the servers that do not read Redis. */
+/**
+ * A job value of the gateway's wire shape and size, for the servers that do
+ * not read Redis: the fields, their order and their magnitudes as the write
+ * script stores a bench tracker's job (a UUID id, a rate with 14 significant
+ * digits, heartbeat and retention), so that a client parses as many bytes per
+ * event from either server.
+ */
 import type { JobValue } from "../../shared/job";
 
 export function sampleJob(id: string): JobValue {
   const now = new Date().toISOString();
   return {
-    id,
-    percent: 42,
+    seq: 0,
     count: 420,
-    total: 1000,
-    started_at: now,
-    estimated_finished_at: now,
-    finished_at: null,
+    total: 1_000_000,
+    percent: 0,
     status: "running",
     updated_at: now,
-    seq: 0,
-    rate: 12.5,
-    heartbeat: 30000,
+    finished_at: null,
+    estimated_finished_at: now,
+    rate: 361.8323308604,
+    heartbeat: 3_600_000,
+    retention: 86_400_000,
+    id,
+    started_at: now,
     meta: { t: 0 },
   };
 }

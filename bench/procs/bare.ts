@@ -5,6 +5,7 @@
  * rooms round-robin at `rate` events per second, each carrying a job value of
  * the gateway's shape stamped with `meta.t` (nowUs) like the tracker's writes.
  */
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     sockets: () => io.of("/").sockets.size,
     drive: async (payload) => {
       const { rate, seconds, scopes } = payload as DriveRequest;
-      const job = sampleJob("bare");
+      const job = sampleJob(randomUUID());
       return pace(rate, seconds, (i) => {
         const scope = scopes[i % scopes.length] as string;
         job.seq = ++seq;
