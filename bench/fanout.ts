@@ -36,8 +36,8 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
   const perScope = clients / scopeCount;
   const loadgen = await LoadGen.start();
   const writerClient = new Redis(redis.url);
-  const rows: Cell[][] = [];
   const kinds = ["gateway", "bare"] as const;
+  const rows: Record<(typeof kinds)[number], Cell[][]> = { gateway: [], bare: [] };
   const servers: Partial<Record<(typeof kinds)[number], ServerProc>> = {};
   let writers: TrackerWriters | undefined;
   const ramps: Record<(typeof kinds)[number], RampResult> = {
@@ -102,7 +102,7 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
               ? `delivered ${Math.round((delivered / asked) * 100)}% of asked`
               : "",
           ].filter(Boolean);
-          rows.push([
+          rows[kind].push([
             ramp.name,
             asked,
             Math.round(phase.rate),
@@ -136,7 +136,6 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
     await loadgen.stop();
   }
   const results: RampResult[] = [ramps.gateway, ramps.bare];
-  rows.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === ramps.gateway.name ? -1 : 1));
   const bare = results.find((r) => r.name.startsWith("bare"))?.capacity ?? null;
   return [
     {
@@ -154,7 +153,7 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
         "load generator lag p99 ms",
         "step",
       ],
-      rows,
+      rows: [...rows.gateway, ...rows.bare],
       notes: [
         `${clients.toLocaleString("en-US")} clients over ${scopeCount} scopes ` +
           `(${perScope} per scope), ${stepSeconds} s per step. The gateway's updates are tracker ` +

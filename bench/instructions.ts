@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { freePort } from "../test/helpers/gateway";
+import { findExecutable } from "../server/find-executable";
 import { systemRedisBinary } from "../test/helpers/redis-server";
 import type { Cell, Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
@@ -32,15 +33,6 @@ import {
 const run = promisify(execFile);
 
 const TITLE = "Redis instructions per update (callgrind)";
-
-async function installed(command: string): Promise<boolean> {
-  try {
-    await run("sh", ["-c", `command -v ${command}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A redis-server under callgrind; `dump()` returns the instructions since the last dump. */
 class CountedRedis implements RedisTarget {
@@ -127,10 +119,7 @@ async function measure(redis: CountedRedis, variant: Variant, n: number): Promis
 
 export async function benchInstructions(options: { scale: Scale }): Promise<Table> {
   const columns = ["variant", "instructions per update", "vs BullMQ"];
-  const missing = [];
-  for (const command of ["valgrind", "callgrind_control"]) {
-    if (!(await installed(command))) missing.push(command);
-  }
+  const missing = ["valgrind", "callgrind_control"].filter((c) => findExecutable(c) === undefined);
   if (missing.length > 0) {
     return {
       title: TITLE,

@@ -3,30 +3,13 @@
  * process started through redis-memory-server with the binary on PATH (never
  * a downloaded one), on a free loopback port, without persistence.
  */
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import { RedisMemoryServer } from "redis-memory-server";
+import { findRedisServer } from "./find-executable";
 
 export interface EmbeddedRedis {
   readonly url: string;
   readonly pid: number | undefined;
   stop(): Promise<void>;
-}
-
-/** The redis-server on PATH (or REDISMS_SYSTEM_BINARY), or undefined. */
-function findRedisServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.REDISMS_SYSTEM_BINARY) return env.REDISMS_SYSTEM_BINARY;
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (dir === "") continue;
-    const candidate = join(dir, "redis-server");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** Starts redis-server; the returned stop() ends it (and redis-memory-server's watchdog). */

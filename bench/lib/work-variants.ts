@@ -159,7 +159,6 @@ export async function handRolledVariant(redis: RedisTarget, pipelined: boolean):
 
 /** Loads the script (NOSCRIPT handled) and settles the connections: 20 updates, all read. */
 export async function warmUp(variant: Variant): Promise<void> {
-  // Script loaded (NOSCRIPT handled), connections settled.
   for (let i = 0; i < 20; i++) await variant.update(i);
   await variant.drained(20);
   variant.drainedBase = 20;

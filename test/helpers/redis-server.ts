@@ -3,25 +3,17 @@
  * through redis-memory-server with the system binary. Fault tests can stop,
  * kill (SIGKILL), freeze (SIGSTOP), thaw (SIGCONT) and restart it on the same port.
  */
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
 import { RedisMemoryServer } from "redis-memory-server";
+import { findRedisServer } from "../../server/find-executable";
 
 /** The redis-server on PATH (or REDISMS_SYSTEM_BINARY); never a downloaded one. */
 export function systemRedisBinary(): string {
-  const fromEnv = process.env.REDISMS_SYSTEM_BINARY;
-  if (fromEnv) return fromEnv;
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "redis-server");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
+  const binary = findRedisServer();
+  if (binary === undefined) {
+    throw new Error("redis-server is not on PATH; install it (apt-get install redis-server)");
   }
-  throw new Error("redis-server is not on PATH; install it (apt-get install redis-server)");
+  return binary;
 }
 
 export interface TestRedisOptions {
