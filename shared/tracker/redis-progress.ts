@@ -37,6 +37,7 @@ import {
 } from "./options";
 import { publishCommand, runScript } from "./scripts";
 import { delay, withTimeout } from "./timing";
+import { baseFromReply, prebuild, type BuildBase, type Built } from "./prebuilt";
 import { packConstants, packNumbers } from "./write-args";
 import {
   encodeMeta,
@@ -70,6 +71,15 @@ export interface RedisProgressEvents {
 
 /** EMA smoothing of the rate, as tqdm's default: the newest sample weighs 0.3. */
 export const RATE_SMOOTHING = 0.3;
+
+/** A write the script ran: its reply, and what the tracker sent with it. */
+interface SentWrite {
+  reply: unknown;
+  /** The prebuilt value sent, if any (the script stored it when it replies 1). */
+  built: Built | null;
+  /** The tracker's own count and errors the write applied. */
+  applied: { count: number; errors: number };
+}
 
 let warnedNoListener = false;
 
@@ -117,11 +127,13 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #error = "";
   #name: string;
   #meta: string;
-  /** Digest of the name this tracker sends (the write script's token); "" = no fast path. */
+  /** Digest of the name this tracker sends (the write script's token); "" = never prebuild. */
   #token = "";
   /** The write script's constant argument, packed on the first write. */
   #constants: Buffer | undefined;
 
+  /** What the next write may be prebuilt on (see prebuilt.ts); null = the full path. */
+  #base: BuildBase | null = null;
   #seq = 0;
   #eta: Date | null = null;
   #rate: number | null = null;
@@ -164,10 +176,10 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#withChildren = options.completeWithChildren === true;
     this.#name = options.name === undefined ? "" : validateName(options.name);
     this.#meta = options.meta === undefined ? "" : encodeMeta(options.meta);
-    // The write script builds a job's value from the job's state in its writers
-    // hash (no JSON decoded) while the stored name is the one behind this token.
-    // Children and parents that complete with their children always take its
-    // full path (they roll up).
+    // A tracker prebuilds its writes (see prebuilt.ts) on the value its last
+    // write stored while the stored state carries this token. Children and
+    // parents that complete with their children always take the script's full
+    // path (they roll up).
     this.#token =
       this.#parent !== "" || this.#withChildren
         ? ""
@@ -464,13 +476,17 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   async #send(): Promise<void> {
     const attempt = { abandoned: false };
     try {
-      const reply = await withTimeout(
+      const sent = await withTimeout(
         this.#command(attempt),
         this.#writeTimeout,
         "A progress write",
         "writeTimeout",
       );
-      this.#onReply(reply);
+      if (sent !== null) this.#onReply(sent);
+    } catch (error) {
+      // The write may or may not have run: only the full path can tell.
+      this.#base = null;
+      throw error;
     } finally {
       attempt.abandoned = true;
     }
@@ -483,13 +499,14 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    * per tracker, not one per `writeTimeout`, and an older write cannot run after
    * a newer one. The state is read when the command goes out: waiting coalesces.
    */
-  async #command(attempt: { abandoned: boolean }): Promise<unknown> {
+  async #command(attempt: { abandoned: boolean }): Promise<SentWrite | null> {
     while (this.#unsettled !== null) {
       await this.#unsettled;
       // Timed out while waiting: a later write carries the state instead.
       if (attempt.abandoned) return null;
     }
-    this.#lastWriteAt = Date.now();
+    const now = Date.now();
+    this.#lastWriteAt = now;
     if (this.#trailing !== undefined) {
       clearTimeout(this.#trailing);
       this.#trailing = undefined;
@@ -509,6 +526,22 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       weight: this.#weight,
       completeWithChildren: this.#withChildren,
     });
+    const base = this.#base;
+    const built =
+      base !== null && this.#status === "running" && this.#error === ""
+        ? prebuild(base, {
+            count: this.#count,
+            errors: this.#errors,
+            total: this.#total,
+            lastSeen: this.#seq,
+            now,
+            alpha: RATE_SMOOTHING,
+            heartbeat: this.#heartbeat,
+            retention: this.#retention,
+            meta: this.#meta,
+            token: this.#token,
+          })
+        : null;
     const numbers = packNumbers({
       count: this.#count,
       errors: this.#errors,
@@ -516,13 +549,26 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       seq: this.#seq,
       retention: this.#retention,
       alpha: RATE_SMOOTHING,
+      now,
+      builtOnLength: built === null || base === null ? 0 : base.state.length,
     });
-    const args = [numbers, this.#status, this.#meta, this.#error, this.#constants];
+    const args = [
+      numbers,
+      this.#status,
+      this.#meta,
+      this.#error,
+      this.#constants,
+      built?.value ?? "",
+      built === null || base === null ? "" : base.bytes,
+      built?.bytes ?? "",
+    ];
+    const applied = { count: this.#count, errors: this.#errors };
     const command = runScript(
       this.#conn.client,
       "write",
       [this.#keys.hash, this.#keys.expiry, this.#writers],
       args,
+      { buffers: true },
     );
     const settled = command.then(
       () => {},
@@ -532,19 +578,44 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     void settled.then(() => {
       if (this.#unsettled === settled) this.#unsettled = null;
     });
-    return command;
+    return command.then((reply) => ({ reply, built, applied }));
   }
 
-  #onReply(reply: unknown): void {
+  #onReply({ reply, built, applied }: SentWrite): void {
+    if (reply === 1 && built !== null && this.#base !== null) {
+      // The prebuilt value was stored: the next write builds on it.
+      this.#base = {
+        bytes: built.bytes,
+        state: built.state,
+        fixed: this.#base.fixed,
+        suffix: built.suffix,
+        applied,
+      };
+      if (built.state.seq > this.#seq) this.#seq = built.state.seq;
+      this.#eta = built.eta >= 0 ? new Date(built.eta) : null;
+      this.#rate = built.rate;
+      this.emit("write", { seq: this.#seq });
+      return;
+    }
     if (!Array.isArray(reply)) return;
-    const [seq, cancel, eta, rate, status, parentStatus] = reply as [
+    const [seq, cancelBytes, eta, rateBytes, statusBytes, parentBytes, state, tail] = reply as [
       number,
-      string,
+      Buffer,
       number,
-      string,
-      string | undefined,
-      string | undefined,
+      Buffer,
+      Buffer | undefined,
+      Buffer | undefined,
+      Buffer | undefined,
+      Buffer | undefined,
     ];
+    const cancel = cancelBytes.toString();
+    const rate = rateBytes.toString();
+    const status = statusBytes?.toString() as JobStatus | undefined;
+    const parentStatus = parentBytes?.toString() as JobStatus | undefined;
+    this.#base =
+      state === undefined || tail === undefined || tail.length === 0
+        ? null
+        : baseFromReply(state, tail.toString(), applied);
     if (seq > this.#seq) this.#seq = seq;
     this.#eta = eta >= 0 ? new Date(eta) : null;
     this.#rate = rate === "" ? null : Number(rate);

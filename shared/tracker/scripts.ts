@@ -16,7 +16,7 @@ interface ScriptSpec {
 }
 
 const SPECS = {
-  write: { file: "write-4.lua", numberOfKeys: 3 },
+  write: { file: "write-5.lua", numberOfKeys: 3 },
   read: { file: "read-2.lua", numberOfKeys: 2 },
   remove: { file: "remove-2.lua", numberOfKeys: 2 },
   cancel: { file: "cancel-3.lua", numberOfKeys: 3 },
@@ -62,20 +62,25 @@ export type ScriptArg = string | number | Buffer;
 
 type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
 
-/** Runs one of our scripts on `client`, registering it on first use. */
+/**
+ * Runs one of our scripts on `client`, registering it on first use. With
+ * `buffers`, the reply's strings come as bytes (ioredis's `…Buffer` variant).
+ */
 export function runScript(
   client: RedisClient,
   script: ScriptName,
   keys: readonly string[],
   args: readonly ScriptArg[],
+  options: { buffers?: boolean } = {},
 ): Promise<unknown> {
   const { name, lua } = source(script);
   const commands = client as unknown as Record<string, ScriptCall | undefined>;
-  let call = commands[name];
+  const variant = options.buffers === true ? `${name}Buffer` : name;
+  let call = commands[variant];
   if (call === undefined) {
     client.defineCommand(name, { numberOfKeys: SPECS[script].numberOfKeys, lua });
-    call = commands[name];
-    if (call === undefined) throw new Error(`defineCommand did not register ${name}`);
+    call = commands[variant];
+    if (call === undefined) throw new Error(`defineCommand did not register ${variant}`);
   }
   return call.call(client, ...keys, ...args);
 }

@@ -1,5 +1,5 @@
 /**
- * The write script's arguments (see write-4.lua's header): the tracker's
+ * The write script's arguments (see write-5.lua's header): the tracker's
  * numbers as little-endian doubles in one argument, and what stays the same
  * for the tracker's whole life packed once into another. Redis makes a string
  * of every argument on every call, and Lua parses a number's text with strtod:
@@ -38,6 +38,10 @@ export interface WriteNumbers {
   retention: number;
   /** The rate's EMA smoothing factor. */
   alpha: number;
+  /** The write's time, ms since the epoch (the tracker's clock). */
+  now: number;
+  /** For a prebuilt write, the byte length of the value it was built on; else 0. */
+  builtOnLength: number;
 }
 
 /** The longest string struct's '<H' length prefix can carry. */
@@ -49,9 +53,9 @@ export function packConstants(c: WriteConstants): Buffer {
     c.scope,
     c.id,
     c.trackerId,
+    c.publish,
     String(c.heartbeat),
     String(c.retention),
-    c.publish,
     c.token,
     c.startedAt,
     c.name,
@@ -70,14 +74,16 @@ export function packConstants(c: WriteConstants): Buffer {
   return out;
 }
 
-/** ARGV[1]: six little-endian doubles (struct '<dddddd'). */
+/** ARGV[1]: eight little-endian doubles (struct '<dddddddd'). */
 export function packNumbers(n: WriteNumbers): Buffer {
-  const out = Buffer.allocUnsafe(48);
+  const out = Buffer.allocUnsafe(64);
   out.writeDoubleLE(n.count, 0);
   out.writeDoubleLE(n.errors, 8);
   out.writeDoubleLE(n.total, 16);
   out.writeDoubleLE(n.seq, 24);
   out.writeDoubleLE(n.retention, 32);
   out.writeDoubleLE(n.alpha, 40);
+  out.writeDoubleLE(n.now, 48);
+  out.writeDoubleLE(n.builtOnLength, 56);
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * The write script's packed arguments, read back the way write-4.lua's
+ * The write script's packed arguments, read back the way write-5.lua's
  * struct.unpack reads them ('<H' length then bytes; little-endian doubles).
  */
 import { packConstants, packNumbers, type WriteConstants } from "../../shared/tracker/write-args";
@@ -36,9 +36,9 @@ test("the constant part holds the 12 strings in the script's order, empty ones a
     "user:3421",
     "job-1",
     "0a1b2c3d4e5f",
+    "SPUBLISH",
     "30000",
     "86400000",
-    "SPUBLISH",
     "",
     "2026-11-28T10:00:00.000Z",
     "Import «Straße» ✓",
@@ -58,7 +58,7 @@ test("a part longer than its 16-bit length prefix is refused rather than cut", (
   );
 });
 
-test("the numbers are six little-endian doubles, exact up to 2^53", () => {
+test("the numbers are eight little-endian doubles, exact up to 2^53", () => {
   const packed = packNumbers({
     count: 2 ** 53 - 1,
     errors: 7,
@@ -66,14 +66,18 @@ test("the numbers are six little-endian doubles, exact up to 2^53", () => {
     seq: 42,
     retention: 86_400_000,
     alpha: 0.3,
+    now: 1_795_900_000_123,
+    builtOnLength: 412,
   });
-  expect(packed).toHaveLength(48);
-  expect([0, 8, 16, 24, 32, 40].map((at) => packed.readDoubleLE(at))).toEqual([
+  expect(packed).toHaveLength(64);
+  expect([0, 8, 16, 24, 32, 40, 48, 56].map((at) => packed.readDoubleLE(at))).toEqual([
     2 ** 53 - 1,
     7,
     1_000_000,
     42,
     86_400_000,
     0.3,
+    1_795_900_000_123,
+    412,
   ]);
 });

@@ -4,7 +4,6 @@
 
   now_ms()      -> milliseconds from the server's clock (TIME)
   iso(ms)       -> "YYYY-MM-DDTHH:MM:SS.mmmZ"
-  seed_iso_day(ms, date) -> tells iso() the date text of ms's day
 ]]
 local function now_ms()
   local t = redis.call('TIME')
@@ -14,11 +13,6 @@ end
 -- A write formats two instants of the same day (updated_at and the ETA) most
 -- of the time: the date part of the last one is kept.
 local iso_day, iso_date = nil, nil
-
--- Tells iso() the date part ("YYYY-MM-DDT") of an instant it already knows.
-local function seed_iso_day(ms, date)
-  iso_day, iso_date = math.floor(ms / 86400000), date
-end
 
 local function iso(ms)
   local floor = math.floor

@@ -5,8 +5,10 @@
   parse_iso(s)                     -> milliseconds, or nil when s is not one of ours
   drop_fast_path(writers)          -> the job's value changed outside its writers'
                                       writes (a cancel, a child's roll-up): its
-                                      next write takes the full path, which reads
-                                      the value (see state.lua)
+                                      state loses its token, so no tracker's
+                                      prebuilt write matches it and the next
+                                      write takes the full path, which reads
+                                      the value (see write-5.lua)
   split_meta(raw)                  -> decoded job table, raw meta JSON text or nil
   encode_job(job, meta_raw)        -> JSON text in the canonical layout (below)
   prune(hash, expiry, scope, publish_cmd, now)
@@ -35,18 +37,16 @@ local function parse_iso(s)
 end
 
 local function drop_fast_path(writers)
-  local seq, count, errors, at, dn, dt, refreshed, length, date, tok =
+  local seq, count, errors, at, dn, dt, refreshed, length, tok =
     read_state(redis.call('HGET', writers, '~s'))
   if tok and tok ~= '' then
-    redis.call('HSET', writers, '~s',
-      pack_state(seq, count, errors, at, dn, dt, refreshed, length, date, ''))
-    redis.call('HDEL', writers, '~t', '~m')
+    redis.call('HSET', writers, '~s', pack_state(seq, count, errors, at, dn, dt, refreshed, length, ''))
   end
 end
 
 --[[
-  The canonical layout of a stored value, which the write script's fast path
-  relies on:
+  The canonical layout of a stored value, which a tracker's prebuilt write
+  (shared/tracker/prebuilt.ts) reproduces:
 
     {"seq":S,<the other DYNAMIC fields present>,"id":"...",<the rest>,"meta":{...}}
 

@@ -1,19 +1,19 @@
 --[[
-  write-4.lua: store one tracker's view of a job, atomically, and roll it up
+  write-5.lua: store one tracker's view of a job, atomically, and roll it up
   into its parent when it is a child job.
 
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> count and errors last applied
-           from it (struct '<dd'), plus the job's state (see state.lua: "~s"
-           with seq, count, the rate's EMA and the tracker's token, "~t" and
-           "~m" a copy of the value's tail). A child's first roll-up also
-           writes its parent's writers hash, named like this one (same hash
-           tag, same slot).
-  ARGV[1]  the tracker's numbers, struct '<dddddd' (little-endian doubles):
+           from it (struct '<dd'), plus the job's state in field "~s" (see
+           state.lua). A child's first roll-up also writes its parent's
+           writers hash, named like this one (same hash tag, same slot).
+  ARGV[1]  the tracker's numbers, struct '<dddddddd' (little-endian doubles):
            its own cumulative count (its contribution to the job), its own
            cumulative error count, total, the highest seq it has seen for the
-           job, retention in ms, the EMA smoothing factor for the rate (0.3)
+           job, retention in ms, the EMA smoothing factor for the rate (0.3),
+           now (ms since the epoch, the tracker's clock) and, for a prebuilt
+           write, the length in bytes of the value it was built on
   ARGV[2]  status: running | completed | failed | canceled
   ARGV[3]  meta as JSON object text ("" = keep)
   ARGV[4]  error message ("" = keep)
@@ -22,13 +22,12 @@
              1 scope string (for the message)
              2 job id
              3 tracker id (one per RedisProgress instance)
-             4 heartbeat in ms
-             5 retention in ms (the text for the value)
-             6 publish command: PUBLISH, or SPUBLISH in cluster mode
-             7 the tracker's static token: a digest of the name it sends, or
-               "" for a child, a parent completing with its children, or any
-               tracker that does not want the fast path
-           and what only the full path reads:
+             4 publish command: PUBLISH, or SPUBLISH in cluster mode
+             5 heartbeat in ms
+             6 retention in ms (the text for the value)
+             7 the tracker's token: a digest of the name it sends, or "" for a
+               child, a parent completing with its children, or any tracker
+               that does not want to prebuild its writes
              8 started_at (ISO) as the tracker knows it
              9 name ("" = keep)
             10 parent job id, or "" (a stored `parent` wins)
@@ -36,28 +35,32 @@
                weight stored at the child's first roll-up wins)
             12 "1" when this job (a parent) completes by itself once its
                children have ended, else "0"
-           Numbers as doubles and the rest as one string: Redis makes a string
-           of every argument (about 1,200 instructions each) and Lua parses a
-           number's text with strtod (about 1,600), on every call.
+  ARGV[6]  a prebuilt value, or "" (see below)
+  ARGV[7]  the state ("~s") the prebuilt value was computed from
+  ARGV[8]  the state to store with the prebuilt value
+           Numbers as doubles and the constants as one string: Redis makes a
+           string of every argument (about 1,200 instructions each) and Lua
+           parses a number's text with strtod (about 1,600), on every call.
 
-  Fast path: when the job's state carries this token (the last write stored
-  this tracker's name on a plain running job, and nothing changed the value
-  since: a cancel and a child's first roll-up drop the token, every write
-  rewrites the state, and the value still has the length the state recorded),
-  the tracker reports it running and housekeeping is not due, the script
-  builds the value from the state alone: the dynamic head (see lib.lua's
-  canonical layout) from its numbers, then its copy of the tail, with a new
-  meta (which goes last) spliced in. It neither reads the value nor decodes
-  or encodes JSON, and its result is the one the full path would give. A
-  removed job (length 0) takes the full path, which recreates it.
+  Prebuilt write: a tracker whose last write to a plain running job returned
+  the job's state and the value's tail (see Returns) computes its next value
+  itself, exactly as the full path would (shared/tracker/prebuilt.ts), with the
+  new state. The script stores both and publishes the value when the stored
+  state is still, byte for byte, the one the value was built on (every write
+  rewrites it; a cancel and a child's first roll-up drop its token) and the
+  stored value still has the length that state's write gave it (a removed or
+  pruned job has length 0). Otherwise it ignores ARGV[6..8] and runs the full
+  path. It decodes no JSON and formats nothing: a prebuilt write costs Redis
+  about half of a full one. The tracker prebuilds only a running write without
+  an error message when housekeeping is not due.
 
-  Effects: applies the count delta (own count minus what was last applied from
-  this tracker, so a retried write never counts twice), recomputes percent, rate
-  and ETA, bumps seq, sets updated_at, stores `retention` (so that readers
-  holding the value know when it is pruned: updated_at + retention), publishes
-  {"scope":..., "jobs": {id: value}} on KEYS[1]. On the job's first and last
-  write, and at most every slack = min(60 s, retention / 10) per job in
-  between, it also prunes expired jobs, schedules this job's pruning at
+  Full path. Effects: applies the count delta (own count minus what was last
+  applied from this tracker, so a retried write never counts twice), recomputes
+  percent, rate and ETA, bumps seq, sets updated_at, stores `retention` (so that
+  readers holding the value know when it is pruned: updated_at + retention),
+  publishes {"scope":..., "jobs": {id: value}} on KEYS[1]. On the job's first
+  and last write, and at most every slack = min(60 s, retention / 10) per job
+  in between, it also prunes expired jobs, schedules this job's pruning at
   now + retention (+ slack while running) and sets the keys' TTL to
   retention + 2 * slack: housekeeping need not run on every write.
   When the job is missing (Redis restarted, evicted, flushed) it is recreated
@@ -79,17 +82,36 @@
   does not exist, the child is stored with its link and rolls up on a later
   write once the parent exists.
 
-  Returns: { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
+  Returns: 1 when the prebuilt value was stored, else
+           { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
              rate as a string or "", status as stored,
-             the parent's status after this roll-up or "" (only after a roll-up) }
+             the parent's status after this roll-up or "" (only after a roll-up),
+             the state stored ("~s"),
+             the value's text from ',"id":' to its end when the tracker may
+             prebuild its next write (a plain running job and a token), else "" }
 ]]
 --#include clock.lua
 --#include state.lua
 
 local hash, expiry, writers = KEYS[1], KEYS[2], KEYS[3]
-local own, own_err, total, last_seen, retention, alpha = struct.unpack('<dddddd', ARGV[1])
+
+if ARGV[6] ~= '' then
+  local scope, id, tid, publish_cmd = struct.unpack('<Hc0Hc0Hc0Hc0', ARGV[5])
+  if redis.call('HGET', writers, '~s') == ARGV[7]
+      and redis.call('HSTRLEN', hash, id) == struct.unpack('<d', ARGV[1], 57) then
+    local value = ARGV[6]
+    redis.call('HSET', hash, id, value)
+    -- The first 16 bytes of ARGV[1] are the tracker's count and errors ('<dd').
+    redis.call('HSET', writers, tid, string.sub(ARGV[1], 1, 16), '~s', ARGV[8])
+    -- Scopes and job ids are checked by the tracker: no character JSON escapes.
+    redis.call(publish_cmd, hash, '{"scope":"' .. scope .. '","jobs":{"' .. id .. '":' .. value .. '}}')
+    return 1
+  end
+end
+
+local own, own_err, total, last_seen, retention, alpha, now = struct.unpack('<ddddddd', ARGV[1])
 local status = ARGV[2]
-local scope, id, tid, heartbeat_text, retention_text, publish_cmd, token, rest_at =
+local scope, id, tid, publish_cmd, heartbeat_text, retention_text, token, rest_at =
   struct.unpack('<Hc0Hc0Hc0Hc0Hc0Hc0Hc0', ARGV[5])
 -- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
 -- on a job's first write, its last, and then at most every `slack` ms per job,
@@ -98,10 +120,8 @@ local scope, id, tid, heartbeat_text, retention_text, publish_cmd, token, rest_a
 -- 2 * slack (10% of retention, at most 2 min) later.
 local slack = math.min(60000, math.floor(retention / 10))
 
-local w = redis.call('HMGET', writers, tid, '~s', '~t', '~m')
-local now = now_ms()
-local s_seq, s_count, s_err, s_at, ema_dn, ema_dt, last_refresh, s_len, s_date, s_token =
-  read_state(w[2])
+local w = redis.call('HMGET', writers, tid, '~s')
+local _, _, _, _, ema_dn, ema_dt, last_refresh = read_state(w[2])
 local prev_count, prev_err = 0, 0
 if w[1] and #w[1] == 16 then prev_count, prev_err = struct.unpack('<dd', w[1]) end
 
@@ -131,48 +151,6 @@ local function measures(count, total)
     eta = now + math.ceil((total - count) / rate * 1000)
   end
   return percent, rate, eta
-end
-
--- The fast path (see the header). HSTRLEN, last: a value changed since the last
--- write by something that did not drop the fast path (an older release's cancel
--- or roll-up, a hand edit) or removed (0) almost always has another length.
-if token ~= '' and s_token == token and w[3] and w[4] and status == 'running'
-    and ARGV[4] == '' and now - last_refresh < slack
-    and redis.call('HSTRLEN', hash, id) == s_len then
-  local format = string.format
-  local count = s_count + own - prev_count
-  local errors = s_err + own_err - prev_err
-  local seq = math.max(s_seq, last_seen) + 1
-  smooth(count - s_count, now - s_at)
-  local percent, rate, eta_ms = measures(count, total)
-  local rate_text = ''
-  if rate then rate_text = tostring(rate) end
-  -- The tail's meta part (see state.lua) is replaced by a new meta.
-  local suffix = w[4]
-  if ARGV[3] ~= '' then suffix = ',"meta":' .. ARGV[3] .. '}' end
-  -- The date of the last write spares iso() working it out when it is today's.
-  seed_iso_day(s_at, s_date)
-  local updated_at = iso(now)
-  -- Whole numbers as %d: a quarter of what Lua's own number formatting costs.
-  local value = '{"seq":' .. format('%d', seq) .. ',"count":' .. format('%d', count) ..
-    ',"total":' .. format('%d', total) .. ',"percent":' .. format('%d', percent) ..
-    ',"status":"running","updated_at":"' .. updated_at ..
-    '","finished_at":null,"estimated_finished_at":' ..
-    (eta_ms >= 0 and '"' .. iso(eta_ms) .. '"' or 'null') ..
-    (rate and ',"rate":' .. rate_text or '') ..
-    (errors ~= 0 and ',"error_count":' .. format('%d', errors) or '') ..
-    ',"heartbeat":' .. heartbeat_text .. ',"retention":' .. retention_text .. w[3] .. suffix
-  redis.call('HSET', hash, id, value)
-  local state = pack_state(seq, count, errors, now, ema_dn, ema_dt, last_refresh, #value,
-    updated_at, token)
-  if ARGV[3] ~= '' then
-    redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state, '~m', suffix)
-  else
-    redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state)
-  end
-  -- Scopes and job ids are checked by the tracker: no character JSON escapes.
-  redis.call(publish_cmd, hash, '{"scope":"' .. scope .. '","jobs":{"' .. id .. '":' .. value .. '}}')
-  return { seq, '', eta_ms, rate_text, 'running', '' }
 end
 
 --#include lib.lua
@@ -401,22 +379,14 @@ end
 local value = encode_job(job, meta_raw)
 redis.call('HSET', hash, id, value)
 if refresh then last_refresh = now end
--- Only a plain running job takes the fast path: a child or a parent rolls up, a
+-- Only a plain running job's next write may be prebuilt: a child or a parent rolls up, a
 -- cancel must be answered, an ended job stays as it is.
 local plain = job.status == 'running' and job.parent == nil and job.children == nil
   and job.cancel_requested_at == nil and job.complete_with_children == nil
 if not plain then token = '' end
 local state = pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt,
-  last_refresh, #value, job.updated_at, token)
-if token ~= '' then
-  local static, suffix = split_tail(string.sub(value, (string.find(value, ',"id":', 1, true))))
-  redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state, '~t', static,
-    '~m', suffix)
-else
-  redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state)
-  -- The tail copy of a job that no longer takes the fast path.
-  if w[3] then redis.call('HDEL', writers, '~t', '~m') end
-end
+  last_refresh, #value, token)
+redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state)
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
@@ -426,4 +396,7 @@ local cancel = job.cancel_requested_at
 if type(cancel) ~= 'string' then cancel = '' end
 local rate_text = ''
 if rate then rate_text = tostring(rate) end
-return { job.seq, cancel, eta_ms, rate_text, job.status, parent_status }
+-- What the tracker builds its next value on (see the header).
+local tail = ''
+if token ~= '' then tail = string.sub(value, (string.find(value, ',"id":', 1, true))) end
+return { job.seq, cancel, eta_ms, rate_text, job.status, parent_status, state, tail }

@@ -1,0 +1,437 @@
+/**
+ * Prebuilt writes (write-5.lua, shared/tracker/prebuilt.ts): after a write to
+ * a plain running job, the tracker builds its next value and state itself and
+ * the script stores them when nothing changed in between. A prebuilt value
+ * must be byte for byte what the full path writes, and the script must run
+ * the full path whenever someone else changed the job (cancel, a child's
+ * roll-up, remove, another tracker, a writer that does not know the state).
+ */
+import type { Redis } from "ioredis";
+import { RedisProgress, type JobValue } from "../../shared";
+import { DEFAULT_PREFIX, scopeKeys, writersKey, type ScopeKeys } from "../../shared/keys";
+import {
+  baseFromReply,
+  luaNumberText,
+  prebuild,
+  readState,
+  STATE_VERSION,
+  type BuildBase,
+} from "../../shared/tracker/prebuilt";
+import { runScript } from "../../shared/tracker/scripts";
+import { packConstants, packNumbers } from "../../shared/tracker/write-args";
+import { TestRedis } from "../helpers/redis-server";
+
+let redis: TestRedis;
+let client: Redis;
+const keys = scopeKeys(DEFAULT_PREFIX, "fast");
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  client = redis.client();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+beforeEach(async () => {
+  await client.flushall();
+});
+
+async function raw(id: string, where: ScopeKeys = keys): Promise<string> {
+  const value = await client.hget(where.hash, id);
+  if (value === null) throw new Error(`job ${id} is not stored`);
+  return value;
+}
+
+async function stored(id: string): Promise<JobValue> {
+  return JSON.parse(await raw(id)) as JobValue;
+}
+
+/**
+ * Rewrites the stored value's started_at in place, to a date of the same
+ * length: the job's state still matches, so only a prebuilt write (which
+ * carries the tail its tracker got back) puts the original back; the full
+ * path keeps what is stored.
+ */
+async function editStartedAt(id: string): Promise<string> {
+  const text = await raw(id);
+  const match = /"started_at":"(\d{4})/.exec(text);
+  if (match?.[1] === undefined) throw new Error("no started_at");
+  const edited = text.replace(`"started_at":"${match[1]}`, `"started_at":"1999`);
+  await client.hset(keys.hash, id, edited);
+  return match[1];
+}
+
+test("a plain running job's writes are prebuilt by its tracker and stored as sent", async () => {
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "fast",
+    total: 100,
+    name: "Import",
+    meta: { file: "a.csv" },
+  });
+  const startedYear = await editStartedAt(pace.id);
+  // The first write's reply gave the tracker the state and tail to build on.
+  pace.tick(5);
+  await pace.flush();
+  let value = await stored(pace.id);
+  expect(value.started_at.slice(0, 4)).toBe(startedYear);
+  expect(value).toMatchObject({ count: 5, percent: 5, name: "Import", meta: { file: "a.csv" } });
+  const state = readState((await client.hgetBuffer(writersKey(keys, pace.id), "~s")) as Buffer);
+  expect(state).toMatchObject({
+    seq: pace.seq,
+    count: 5,
+    length: Buffer.byteLength(await raw(pace.id)),
+  });
+
+  // And again, with a new meta spliced in.
+  await editStartedAt(pace.id);
+  pace.setMeta({ file: "a.csv", step: 2 });
+  pace.tick(5);
+  await pace.flush();
+  value = await stored(pace.id);
+  expect(value.started_at.slice(0, 4)).toBe(startedYear);
+  expect(value).toMatchObject({ count: 10, meta: { file: "a.csv", step: 2 } });
+
+  // The last write takes the full path, which keeps what is stored.
+  await editStartedAt(pace.id);
+  await pace.finish();
+  expect(await stored(pace.id)).toMatchObject({ status: "completed", count: 10 });
+  expect((await stored(pace.id)).started_at.slice(0, 4)).toBe("1999");
+});
+
+/** One write as the tracker sends it, prebuilt on `base` when given. */
+async function scriptWrite(
+  where: ScopeKeys,
+  id: string,
+  step: Step,
+  base: BuildBase | null,
+): Promise<{ base: BuildBase | null; prebuilt: boolean }> {
+  const [count, errors, total, meta, now] = step;
+  const built =
+    base === null
+      ? null
+      : prebuild(base, {
+          count,
+          errors,
+          total,
+          lastSeen: 0,
+          now,
+          alpha: 0.3,
+          heartbeat: 30000,
+          retention: 600000,
+          meta,
+          token: "token-1",
+        });
+  const reply = await runScript(
+    client,
+    "write",
+    [where.hash, where.expiry, writersKey(where, id)],
+    [
+      packNumbers({
+        count,
+        errors,
+        total,
+        seq: 0,
+        retention: 600000,
+        alpha: 0.3,
+        now,
+        builtOnLength: built === null || base === null ? 0 : base.state.length,
+      }),
+      "running",
+      meta,
+      "",
+      packConstants({
+        scope: where === keys ? "fast" : "full",
+        id,
+        trackerId: "tracker-1",
+        heartbeat: 30000,
+        retention: 600000,
+        publish: "PUBLISH",
+        token: "token-1",
+        startedAt: "2026-11-28T10:00:00.000Z",
+        name: "Import",
+        parent: "",
+        weight: 1,
+        completeWithChildren: false,
+      }),
+      built?.value ?? "",
+      built === null || base === null ? "" : base.bytes,
+      built?.bytes ?? "",
+    ],
+    { buffers: true },
+  );
+  const applied = { count, errors };
+  if (reply === 1 && built !== null && base !== null) {
+    return {
+      prebuilt: true,
+      base: { ...base, bytes: built.bytes, state: built.state, suffix: built.suffix, applied },
+    };
+  }
+  const [, , , , , , state, tail] = reply as Buffer[];
+  if (state === undefined || tail === undefined) throw new Error("a short reply");
+  return { prebuilt: false, base: baseFromReply(state, tail.toString(), applied) };
+}
+
+/** count, errors, total, meta ("" = keep), now (ms) */
+type Step = [number, number, number, string, number];
+
+test("a prebuilt value and state are byte for byte what the full path writes", async () => {
+  const full = scopeKeys(DEFAULT_PREFIX, "full");
+  const t0 = Date.UTC(2026, 10, 28, 23, 59, 58, 123);
+  const steps: Step[] = [
+    [0, 0, 1000, "", t0],
+    [10, 0, 1000, '{"file":"a.csv"}', t0 + 1000],
+    [250, 1, 1000, "", t0 + 2_337], // past midnight
+    [250, 3, 2000, '{"file":"a.csv","rows":[1,2.50]}', t0 + 4_000], // no progress
+    [251, 3, 2000, "", t0 + 4_000], // no time
+    [777, 3, 2000, "", t0 + 7_777],
+    [1999, 3, 2000, "", t0 + 9_999],
+    [2500, 3, 2000, "", t0 + 10_001], // past the total
+    [2600, 3, 3_000_000, "", t0 + 80_000], // housekeeping due: the full path
+    [2601, 3, 3_000_000, "", t0 + 80_013],
+    [123_456_789, 4, 10 ** 13, "", t0 + 90_000],
+  ];
+  let fastBase: BuildBase | null = null;
+  let prebuilt = 0;
+  for (const step of steps) {
+    const fast = await scriptWrite(keys, "job-1", step, fastBase);
+    const slow = await scriptWrite(full, "job-1", step, null);
+    fastBase = fast.base;
+    if (fast.prebuilt) prebuilt += 1;
+    expect(await raw("job-1")).toBe(await raw("job-1", full));
+    expect(await client.hgetBuffer(writersKey(keys, "job-1"), "~s")).toEqual(
+      await client.hgetBuffer(writersKey(full, "job-1"), "~s"),
+    );
+    expect(slow.prebuilt).toBe(false);
+  }
+  // Every write but the first and the one due for housekeeping.
+  expect(prebuilt).toBe(steps.length - 2);
+  expect(await stored("job-1")).toMatchObject({
+    count: 123_456_789,
+    error_count: 4,
+    meta: { file: "a.csv", rows: [1, 2.5] },
+  });
+  expect(await raw("job-1")).toContain('"meta":{"file":"a.csv","rows":[1,2.50]}');
+  expect(await raw("job-1")).toContain('"rate":');
+});
+
+test("luaNumberText() writes numbers as Lua's tostring() does", async () => {
+  const values = [
+    1,
+    0.5,
+    1 / 3,
+    2 / 3,
+    1234.5678901234567,
+    99999999999999.5,
+    12345678901234.5,
+    1e14,
+    1.5e15,
+    123456789012345,
+    0.0001,
+    0.00012345678901234,
+    0.00001,
+    1.23e-7,
+    5e-324,
+    1e21,
+    2 ** 53,
+    999999.9999999999,
+    9.99999999999995,
+    0.1 + 0.2,
+    42,
+    -7.25,
+    1e-5 * 3,
+    ...Array.from({ length: 200 }, (_, i) => Math.exp(i / 7 - 12) * (1 + i / 997)),
+  ];
+  const lua =
+    "local out = {} for i = 1, #ARGV do out[i] = tostring(tonumber(ARGV[i])) end return out";
+  // %.17g round-trips every double through Lua's tonumber().
+  const texts = values.map((x) => x.toPrecision(17));
+  expect(await client.eval(lua, 0, ...texts)).toEqual(values.map(luaNumberText));
+});
+
+/** Rewrites a job's state as an earlier release kept it, with its count set to 999. */
+type OlderState = (state: Buffer, seq: number) => Buffer | string;
+
+test.each<[string, OlderState]>([
+  [
+    "an earlier release's text layout",
+    (state, seq) => {
+      const token = state.subarray(65, state.indexOf(0, 65)).toString();
+      expect(token).toHaveLength(16);
+      return `${seq}|999|0|0|||${Date.now()}|${token}`;
+    },
+  ],
+  [
+    "an earlier binary layout (version 6)",
+    (state) => {
+      const older = Buffer.from(state);
+      older[0] = 6;
+      older.writeDoubleLE(999, 9);
+      return older;
+    },
+  ],
+])("a state the script does not know (%s) is not trusted: the full path runs", async (_, older) => {
+  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
+  pace.tick(5);
+  await pace.flush();
+  const writers = writersKey(keys, pace.id);
+  const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
+  expect(state[0]).toBe(STATE_VERSION);
+  await client.hset(writers, "~s", older(state, pace.seq));
+  pace.tick(1);
+  await pace.flush();
+  // The full path counts from the stored value, not from the unknown state.
+  expect(await stored(pace.id)).toMatchObject({ count: 6, name: "n", status: "running" });
+  pace.tick(1);
+  await pace.flush();
+  expect(await stored(pace.id)).toMatchObject({ count: 7 });
+  await pace.finish();
+});
+
+test("a cut state (its token never ends) is not trusted either: writes go on", async () => {
+  const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100 });
+  pace.tick(2);
+  await pace.flush();
+  const writers = writersKey(keys, pace.id);
+  const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
+  // The version byte and the numbers as they are, then 40 bytes with no zero.
+  await client.hset(writers, "~s", Buffer.concat([state.subarray(0, 65), Buffer.alloc(40, 65)]));
+  pace.tick(1);
+  await pace.flush();
+  expect(await stored(pace.id)).toMatchObject({ count: 3, status: "running" });
+  await pace.finish();
+  expect(await stored(pace.id)).toMatchObject({ count: 3, status: "completed" });
+});
+
+/** Requests a cancel of `id` and resolves with its time. */
+type Cancel = (id: string) => Promise<string>;
+
+test.each<[string, Cancel]>([
+  [
+    "the cancel script (which drops the fast path)",
+    async (id) =>
+      (await RedisProgress.requestCancel({ redis: client, scope: "fast", id })).cancel_requested_at,
+  ],
+  [
+    // What the previous release's cancel script did: the value only, seq
+    // bumped, the writers hash left alone.
+    "an older release's cancel, which changes only the value",
+    async (id) => {
+      const value = await stored(id);
+      const at = new Date().toISOString();
+      await client.hset(
+        keys.hash,
+        id,
+        JSON.stringify({ ...value, seq: value.seq + 1, cancel_requested_at: at }),
+      );
+      return at;
+    },
+  ],
+])(
+  "a cancel between writes by %s is answered: the next write takes the full path and keeps it",
+  async (_by, cancel) => {
+    const pace = await RedisProgress.start({ redis: client, scope: "fast", total: 100, name: "n" });
+    pace.tick(1);
+    await pace.flush();
+    pace.tick(1);
+    await pace.flush();
+    const cancel_requested_at = await cancel(pace.id);
+    pace.tick(1);
+    await pace.flush();
+    expect(pace.signal.aborted).toBe(true);
+    expect(await stored(pace.id)).toMatchObject({ count: 3, cancel_requested_at });
+    // A job with a cancel request is no longer prebuilt: its state has no token.
+    const state = await client.hgetBuffer(writersKey(keys, pace.id), "~s");
+    expect(readState(state as Buffer)).toMatchObject({ seq: pace.seq, token: "" });
+    await pace.cancel();
+  },
+);
+
+test("a child's roll-up into a parent that prebuilds its writes is kept by the parent's next write", async () => {
+  const parent = await RedisProgress.start({ redis: client, scope: "fast", total: 1 });
+  parent.tick(0);
+  await parent.flush();
+  const child = parent.child({ total: 10 });
+  await child.ready;
+  child.tick(5);
+  await child.flush();
+  await parent.flush(); // a heartbeat-like write of the parent
+  const value = await stored(parent.id);
+  expect(value.children).toMatchObject({ total: 1, weight: 1, progress: 500_000_000 });
+  expect(value.percent).toBe(50);
+  await child.finish();
+  await parent.finish();
+});
+
+test("setMeta reaches the stored value, and two trackers of one job with different meta each store theirs", async () => {
+  const a = await RedisProgress.start({
+    redis: client,
+    scope: "fast",
+    total: 100,
+    meta: { by: "a" },
+  });
+  a.tick(1);
+  await a.flush();
+  a.setMeta({ by: "a", step: 2 });
+  a.tick(1);
+  await a.flush();
+  expect((await stored(a.id)).meta).toEqual({ by: "a", step: 2 });
+
+  const b = await RedisProgress.start({
+    redis: client,
+    scope: "fast",
+    id: a.id,
+    total: 100,
+    meta: { by: "b" },
+  });
+  b.tick(10);
+  await b.flush();
+  expect(await stored(a.id)).toMatchObject({ count: 12, meta: { by: "b" } });
+  a.tick(1);
+  await a.flush();
+  expect(await stored(a.id)).toMatchObject({ count: 13, meta: { by: "a", step: 2 } });
+  b.tick(1);
+  await b.flush();
+  expect(await stored(a.id)).toMatchObject({ count: 14, meta: { by: "b" } });
+  await a.finish();
+  await b.finish();
+});
+
+test.each([
+  ["the job", true],
+  ["the whole scope", false],
+])(
+  "%s removed between prebuilt writes is recreated by the next write, seq going on, pruning and TTLs set",
+  async (_what, one) => {
+    const pace = await RedisProgress.start({
+      redis: client,
+      scope: "fast",
+      total: 100,
+      name: "n",
+      meta: { file: "a.csv" },
+    });
+    pace.tick(7);
+    await pace.flush();
+    pace.tick(1);
+    await pace.flush();
+    const seq = pace.seq;
+    await RedisProgress.remove({ redis: client, scope: "fast", id: one ? pace.id : undefined });
+    expect(await client.hget(keys.hash, pace.id)).toBeNull();
+    expect(await client.zscore(keys.expiry, pace.id)).toBeNull();
+    pace.tick(1);
+    await pace.flush();
+    expect(await stored(pace.id)).toMatchObject({
+      count: 9,
+      name: "n",
+      meta: { file: "a.csv" },
+      status: "running",
+    });
+    expect(pace.seq).toBeGreaterThan(seq);
+    // Housekeeping ran again: the job is scheduled for pruning and the keys expire.
+    expect(Number(await client.zscore(keys.expiry, pace.id))).toBeGreaterThan(Date.now());
+    expect(await client.pttl(keys.hash)).toBeGreaterThan(0);
+    expect(await client.pttl(keys.expiry)).toBeGreaterThan(0);
+    expect(await client.pttl(writersKey(keys, pace.id))).toBeGreaterThan(0);
+    await pace.finish();
+  },
+);
