@@ -1,8 +1,8 @@
 /**
- * An estimate of the gateway's Redis clock, from the `updated_at` of live
- * updates. Stalled marking and "time left" compare job timestamps (Redis TIME)
- * with "now"; a browser whose clock is off by a minute would otherwise see every
- * job stalled, or wrong times left.
+ * An estimate of the clock that stamps jobs (the workers' clocks, which NTP
+ * keeps together), from the `updated_at` of live updates. Stalled marking and
+ * "time left" compare job timestamps with "now"; a browser whose clock is off
+ * by a minute would otherwise see every job stalled, or wrong times left.
  *
  * Each live value gives `local - server` = skew + network latency, so the
  * minimum over recent samples is the best estimate of the skew (NTP's filter).
@@ -13,7 +13,7 @@ export class ServerClock {
   #samples: number[] = [];
   #offset = 0;
 
-  /** Records a live update stamped `serverMs` (Redis clock) that arrived at `localMs`. */
+  /** Records a live update stamped `serverMs` (its `updated_at`) that arrived at `localMs`. */
   sample(serverMs: number, localMs: number = Date.now()): void {
     if (!Number.isFinite(serverMs)) return;
     this.#samples.push(localMs - serverMs);

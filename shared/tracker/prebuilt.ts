@@ -54,7 +54,7 @@ export function readState(bytes: Buffer): JobState | null {
 /** The state's bytes, as pack_state in state.lua packs them. */
 export function packState(s: JobState): Buffer {
   const token = Buffer.from(s.token, "utf8");
-  const out = Buffer.alloc(TOKEN_AT + token.length + 1);
+  const out = Buffer.allocUnsafe(TOKEN_AT + token.length + 1);
   out[0] = STATE_VERSION;
   const numbers = [
     s.seq,
@@ -68,6 +68,7 @@ export function packState(s: JobState): Buffer {
   ];
   numbers.forEach((n, i) => out.writeDoubleLE(n, 1 + 8 * i));
   token.copy(out, TOKEN_AT);
+  out[out.length - 1] = 0;
   return out;
 }
 
@@ -76,14 +77,24 @@ const DIGITS = 14;
 
 /**
  * Whether |x| lies exactly halfway between two numbers of 14 significant
- * digits: JavaScript then rounds up, printf to the even one.
+ * digits, which JavaScript rounds up and printf to the even one. Only a double
+ * whose exact decimal expansion is those 15 digits can be; `fifteen` is
+ * |x|.toPrecision(15).
  */
-function isTie(x: number): boolean {
-  const abs = Math.abs(x);
+function isTie(abs: number, fifteen: string): boolean {
+  if (!fifteen.includes("5", fifteen.length - 1) || Number(fifteen) !== abs) return false;
   // toFixed(100) is exact here; outside, no double is such a tie.
   if (abs < 1e-7 || abs >= 1e21) return false;
   const significant = abs.toFixed(100).replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
-  return significant.length === DIGITS + 1 && significant.endsWith("5");
+  return significant.length === DIGITS + 1;
+}
+
+/** Drops the zeros that end a decimal fraction, and a bare point. */
+function trimFraction(text: string): string {
+  let end = text.length;
+  while (text.charCodeAt(end - 1) === 48) end -= 1; // "0"
+  if (text.charCodeAt(end - 1) === 46) end -= 1; // "."
+  return text.slice(0, end);
 }
 
 /**
@@ -93,25 +104,30 @@ function isTie(x: number): boolean {
 export function luaNumberText(x: number): string {
   if (!Number.isFinite(x)) return x > 0 ? "inf" : x < 0 ? "-inf" : "nan";
   if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const [mantissa = "", exponentText = "0"] = x.toExponential(DIGITS - 1).split("e");
-  const exponent = Number(exponentText);
-  let digits = mantissa.replace(/[-.]/g, "");
-  const last = Number(digits.at(-1));
+  const abs = Math.abs(x);
+  let exponential = abs.toExponential(DIGITS - 1);
+  const e = exponential.indexOf("e");
+  const exponent = Number(exponential.slice(e + 1));
+  const last = exponential.charCodeAt(e - 1) - 48;
   // Rounded up to an odd last digit from a tie: the even one is one below (a
   // carry into a new digit always ends in 0, which is even).
-  if (last % 2 === 1 && isTie(x)) digits = digits.slice(0, -1) + String(last - 1);
+  const down = last % 2 === 1 && isTie(abs, abs.toPrecision(DIGITS + 1));
+  if (down) exponential = exponential.slice(0, e - 1) + String(last - 1) + exponential.slice(e);
   const sign = x < 0 ? "-" : "";
-  const trim = (text: string) => text.replace(/0+$/, "");
   if (exponent < -4 || exponent >= DIGITS) {
-    const fraction = trim(digits.slice(1));
-    const e = `e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
-    return `${sign}${digits[0]}${fraction === "" ? "" : `.${fraction}`}${e}`;
+    const mantissa = trimFraction(exponential.slice(0, e));
+    const digits = String(Math.abs(exponent)).padStart(2, "0");
+    return `${sign}${mantissa}e${exponent < 0 ? "-" : "+"}${digits}`;
   }
-  const whole = exponent >= 0 ? digits.slice(0, exponent + 1) : "0";
-  const fraction = trim(
-    exponent >= 0 ? digits.slice(exponent + 1) : "0".repeat(-exponent - 1) + digits,
-  );
-  return `${sign}${whole}${fraction === "" ? "" : `.${fraction}`}`;
+  // Fixed notation with 14 significant digits: toPrecision rounds as
+  // toExponential did, so only a tie needs the digits moved by hand.
+  if (!down) return sign + trimFraction(abs.toPrecision(DIGITS));
+  const digits = exponential.slice(0, 1) + exponential.slice(2, e);
+  const text =
+    exponent >= 0
+      ? `${digits.slice(0, exponent + 1)}.${digits.slice(exponent + 1)}`
+      : `0.${"0".repeat(-exponent - 1)}${digits}`;
+  return sign + trimFraction(text);
 }
 
 /**

@@ -16,7 +16,7 @@ export interface WriteConstants {
   retention: number;
   /** PUBLISH, or SPUBLISH in cluster mode. */
   publish: string;
-  /** The fast path's token ("" = never take it). */
+  /** The token of prebuilt writes ("" = never prebuild, see prebuilt.ts). */
   token: string;
   /** ISO text. */
   startedAt: string;

@@ -308,7 +308,7 @@ type Cancel = (id: string) => Promise<string>;
 
 test.each<[string, Cancel]>([
   [
-    "the cancel script (which drops the fast path)",
+    "the cancel script (which takes the token from the state)",
     async (id) =>
       (await RedisProgress.requestCancel({ redis: client, scope: "fast", id })).cancel_requested_at,
   ],

@@ -10,7 +10,8 @@
   ARGV[3]  publish command: PUBLISH, or SPUBLISH in cluster mode
 
   Effects: sets `cancel_requested_at` (the server's time) on a running job,
-  bumps its seq, stores it, drops the job's fast path and publishes
+  bumps its seq, stores it, takes the token from its state (no prebuilt
+  write matches it any more) and publishes
   {"scope":..., "jobs": {id: value}}. `updated_at` is left alone: it tells
   readers whether the worker is alive.
   The worker learns of the request from the reply to its next write. Asking
@@ -39,6 +40,6 @@ job.cancel_requested_at = iso(now)
 job.seq = job.seq + 1
 local value = encode_job(job, meta_raw)
 redis.call('HSET', hash, id, value)
-drop_fast_path(writers)
+drop_token(writers)
 redis.call(publish_cmd, hash, '{"scope":' .. cjson.encode(scope) .. ',"jobs":{' .. cjson.encode(id) .. ':' .. value .. '}}')
 return { 0, job.seq, job.cancel_requested_at }

@@ -3,7 +3,7 @@
   and state.lua (not a script of its own; it declares no KEYS or ARGV).
 
   parse_iso(s)                     -> milliseconds, or nil when s is not one of ours
-  drop_fast_path(writers)          -> the job's value changed outside its writers'
+  drop_token(writers)              -> the job's value changed outside its writers'
                                       writes (a cancel, a child's roll-up): its
                                       state loses its token, so no tracker's
                                       prebuilt write matches it and the next
@@ -36,7 +36,7 @@ local function parse_iso(s)
   return (days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)) * 1000 + ms
 end
 
-local function drop_fast_path(writers)
+local function drop_token(writers)
   local seq, count, errors, at, dn, dt, refreshed, length, tok =
     read_state(redis.call('HGET', writers, '~s'))
   if tok and tok ~= '' then

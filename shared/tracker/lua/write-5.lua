@@ -324,7 +324,7 @@ if parent_id ~= '' and parent_id ~= id then
       p.children = c
       -- The parent's own writes must now read its value (its children change
       -- it): its writers hash is named like KEYS[3] and shares its hash slot.
-      drop_fast_path(hash .. ':#w:' .. parent_id)
+      drop_token(hash .. ':#w:' .. parent_id)
     end
     if was_ppb then
       c.progress = c.progress + weight * (now_ppb - was_ppb)

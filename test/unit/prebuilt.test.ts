@@ -1,0 +1,102 @@
+/**
+ * prebuilt.ts without Redis: the state's bytes, the base a reply gives, and
+ * when a write may not be prebuilt. That the bytes and values match the
+ * script's is checked against a real server in
+ * test/integration/tracker-prebuilt.test.ts.
+ */
+import {
+  baseFromReply,
+  packState,
+  prebuild,
+  readState,
+  STATE_VERSION,
+  type BuildInput,
+  type JobState,
+} from "../../shared/tracker/prebuilt";
+
+const state: JobState = {
+  seq: 41,
+  count: 120,
+  errors: 2,
+  updatedMs: Date.UTC(2026, 10, 28, 12),
+  emaDn: 10,
+  emaDt: 1000,
+  refreshedMs: Date.UTC(2026, 10, 28, 12) - 5_000,
+  length: 321,
+  token: "tok-Ä",
+};
+
+const input: BuildInput = {
+  count: 30,
+  errors: 1,
+  total: 1000,
+  lastSeen: 40,
+  now: state.updatedMs + 2_000,
+  alpha: 0.3,
+  heartbeat: 30_000,
+  retention: 600_000,
+  meta: "",
+  token: "tok-Ä",
+};
+
+const tail =
+  ',"id":"job-1","name":"Import","started_at":"2026-11-28T11:00:00.000Z","meta":{"a":1}}';
+
+test("a state's bytes read back as they were packed; an unknown or cut state is not read", () => {
+  const bytes = packState(state);
+  expect(bytes[0]).toBe(STATE_VERSION);
+  expect(bytes.at(-1)).toBe(0);
+  expect(readState(bytes)).toEqual(state);
+  const unknown = packState({ ...state, emaDn: null, emaDt: null });
+  expect(readState(unknown)).toMatchObject({ emaDn: null, emaDt: null });
+  expect(readState(Buffer.concat([bytes, Buffer.from("x")]))).toBeNull();
+  expect(readState(bytes.subarray(0, bytes.length - 1))).toBeNull();
+  const older = Buffer.from(bytes);
+  older[0] = STATE_VERSION - 1;
+  expect(readState(older)).toBeNull();
+});
+
+test("a reply's tail splits at its meta; a state without a token gives no base", () => {
+  const applied = { count: 20, errors: 1 };
+  const base = baseFromReply(packState(state), tail, applied);
+  expect(base).toMatchObject({
+    fixed: ',"id":"job-1","name":"Import","started_at":"2026-11-28T11:00:00.000Z"',
+    suffix: ',"meta":{"a":1}}',
+    applied,
+  });
+  expect(baseFromReply(packState(state), ',"id":"job-1"}', applied)).toMatchObject({
+    fixed: ',"id":"job-1"',
+    suffix: "}",
+  });
+  expect(baseFromReply(packState({ ...state, token: "" }), tail, applied)).toBeNull();
+  expect(baseFromReply(packState(state), "", applied)).toBeNull();
+});
+
+test("a prebuilt write applies the tracker's delta since its last write, with its meta or the stored one", () => {
+  const base = baseFromReply(packState(state), tail, { count: 20, errors: 1 });
+  if (base === null) throw new Error("no base");
+  const built = prebuild(base, input);
+  if (built === null) throw new Error("not prebuilt");
+  // 120 stored + (30 - 20) from this tracker; errors 2 + (1 - 1).
+  expect(built.state).toMatchObject({ seq: 42, count: 130, errors: 2, updatedMs: input.now });
+  expect(built.state.length).toBe(Buffer.byteLength(built.value));
+  const value = JSON.parse(built.value) as Record<string, unknown>;
+  expect(value).toMatchObject({ seq: 42, count: 130, percent: 13, error_count: 2, meta: { a: 1 } });
+  expect(value.updated_at).toBe(new Date(input.now).toISOString());
+  // The EMA: 0.3 * 10 + 0.7 * 10 items over 0.3 * 2000 + 0.7 * 1000 ms.
+  expect(built.rate).toBeCloseTo((10 * 1000) / 1300, 12);
+  expect(readState(built.bytes)).toEqual(built.state);
+
+  const withMeta = prebuild(base, { ...input, meta: '{"b":[1,2.50]}' });
+  expect(withMeta?.value.endsWith(',"meta":{"b":[1,2.50]}}')).toBe(true);
+  expect(withMeta?.suffix).toBe(',"meta":{"b":[1,2.50]}}');
+});
+
+test("no prebuilt write on another tracker's token or when housekeeping is due", () => {
+  const base = baseFromReply(packState(state), tail, { count: 20, errors: 1 });
+  if (base === null) throw new Error("no base");
+  expect(prebuild(base, { ...input, token: "other" })).toBeNull();
+  // slack = min(60 s, retention / 10): 60 s here, 5 s of it gone already.
+  expect(prebuild(base, { ...input, now: state.refreshedMs + 59_999 })).not.toBeNull();
+  expect(prebuild(base, { ...input, now: state.refreshedMs + 60_000 })).toBeNull();
+});
