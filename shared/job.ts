@@ -127,7 +127,7 @@ export function parseJobValue(raw: string): JobValue | null {
 }
 
 /**
- * When Redis prunes the job (ms since the epoch, Redis' clock): `updated_at` +
+ * When Redis prunes the job (ms since the epoch, the writer's clock): `updated_at` +
  * `retention`; Infinity for a value written without `retention`.
  */
 export function expiresAt(job: JobValue): number {

@@ -78,11 +78,11 @@ const DIGITS = 14;
 /**
  * Whether |x| lies exactly halfway between two numbers of 14 significant
  * digits, which JavaScript rounds up and printf to the even one. Only a double
- * whose exact decimal expansion is those 15 digits can be; `fifteen` is
- * |x|.toPrecision(15).
+ * whose exact decimal expansion is 15 digits ending in 5 can be.
  */
-function isTie(abs: number, fifteen: string): boolean {
-  if (!fifteen.includes("5", fifteen.length - 1) || Number(fifteen) !== abs) return false;
+function isTie(abs: number): boolean {
+  const fifteen = abs.toExponential(DIGITS);
+  if (fifteen.charCodeAt(fifteen.indexOf("e") - 1) !== 53 || Number(fifteen) !== abs) return false;
   // toFixed(100) is exact here; outside, no double is such a tie.
   if (abs < 1e-7 || abs >= 1e21) return false;
   const significant = abs.toFixed(100).replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
@@ -111,7 +111,7 @@ export function luaNumberText(x: number): string {
   const last = exponential.charCodeAt(e - 1) - 48;
   // Rounded up to an odd last digit from a tie: the even one is one below (a
   // carry into a new digit always ends in 0, which is even).
-  const down = last % 2 === 1 && isTie(abs, abs.toPrecision(DIGITS + 1));
+  const down = last % 2 === 1 && isTie(abs);
   if (down) exponential = exponential.slice(0, e - 1) + String(last - 1) + exponential.slice(e);
   const sign = x < 0 ? "-" : "";
   if (exponent < -4 || exponent >= DIGITS) {
@@ -152,6 +152,9 @@ export interface BuildBase {
 }
 
 const META_MARK = ',"meta":';
+
+/** 9999-12-31T23:59:59.999Z: the last instant both ISO formatters write alike. */
+const LAST_ISO_MS = 253402300799999;
 
 /**
  * The base a full-path write's reply gives (its state and tail, see
@@ -208,7 +211,9 @@ export interface Built {
 export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   const s = base.state;
   const slack = Math.min(60000, Math.floor(input.retention / 10));
-  if (s.token !== input.token || input.now - s.refreshedMs >= slack) return null;
+  // A clock that went back (another worker's, or this one's) counts as due too.
+  const due = input.now - s.refreshedMs >= slack || input.now < s.refreshedMs;
+  if (s.token !== input.token || due) return null;
   const count = s.count + input.count - base.applied.count;
   const errors = s.errors + input.errors - base.applied.errors;
   const seq = Math.max(s.seq, input.lastSeen) + 1;
@@ -234,6 +239,9 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   let eta = -1;
   if (count >= total) eta = now;
   else if (rate !== null && rate > 0) eta = now + Math.ceil(((total - count) / rate) * 1000);
+  // toISOString() writes years past 9999 otherwise than Lua's iso(), and
+  // throws past 275760: a stalled job's ETA drifts there.
+  if (now < 0 || now > LAST_ISO_MS || eta > LAST_ISO_MS) return null;
 
   const suffix = input.meta === "" ? base.suffix : `${META_MARK}${input.meta}}`;
   const value =

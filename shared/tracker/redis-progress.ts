@@ -37,7 +37,13 @@ import {
 } from "./options";
 import { publishCommand, runScript } from "./scripts";
 import { delay, withTimeout } from "./timing";
-import { baseFromReply, prebuild, type BuildBase, type Built } from "./prebuilt";
+import {
+  baseFromReply,
+  prebuild,
+  type BuildBase,
+  type BuildInput,
+  type Built,
+} from "./prebuilt";
 import { packConstants, packNumbers } from "./write-args";
 import {
   encodeMeta,
@@ -529,7 +535,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     const base = this.#base;
     const built =
       base !== null && this.#status === "running" && this.#error === ""
-        ? prebuild(base, {
+        ? this.#prebuild(base, {
             count: this.#count,
             errors: this.#errors,
             total: this.#total,
@@ -579,6 +585,15 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       if (this.#unsettled === settled) this.#unsettled = null;
     });
     return command.then((reply) => ({ reply, built, applied }));
+  }
+
+  /** prebuild(), or null (the full path) should it ever throw: a write must go out. */
+  #prebuild(base: BuildBase, input: BuildInput): Built | null {
+    try {
+      return prebuild(base, input);
+    } catch {
+      return null;
+    }
   }
 
   #onReply({ reply, built, applied }: SentWrite): void {

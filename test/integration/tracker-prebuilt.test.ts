@@ -106,7 +106,7 @@ async function scriptWrite(
   step: Step,
   base: BuildBase | null,
 ): Promise<{ base: BuildBase | null; prebuilt: boolean }> {
-  const [count, errors, total, meta, now] = step;
+  const [count, errors, total, meta, now, lastSeen = 0] = step;
   const built =
     base === null
       ? null
@@ -114,7 +114,7 @@ async function scriptWrite(
           count,
           errors,
           total,
-          lastSeen: 0,
+          lastSeen,
           now,
           alpha: 0.3,
           heartbeat: 30000,
@@ -131,7 +131,7 @@ async function scriptWrite(
         count,
         errors,
         total,
-        seq: 0,
+        seq: lastSeen,
         retention: 600000,
         alpha: 0.3,
         now,
@@ -172,11 +172,33 @@ async function scriptWrite(
   return { prebuilt: false, base: baseFromReply(state, tail.toString(), applied) };
 }
 
-/** count, errors, total, meta ("" = keep), now (ms) */
-type Step = [number, number, number, string, number];
+/** count, errors, total, meta ("" = keep), now (ms), the highest seq the tracker saw */
+type Step = [number, number, number, string, number, number?];
+
+/**
+ * Writes `steps` to job `id` twice: prebuilt where the tracker can (scope
+ * "fast") and always through the full path (scope "full"), and expects the
+ * same bytes after every step. Returns how many steps were prebuilt.
+ */
+async function writeBothWays(id: string, steps: Step[]): Promise<number> {
+  const full = scopeKeys(DEFAULT_PREFIX, "full");
+  let fastBase: BuildBase | null = null;
+  let prebuilt = 0;
+  for (const step of steps) {
+    const fast = await scriptWrite(keys, id, step, fastBase);
+    const slow = await scriptWrite(full, id, step, null);
+    fastBase = fast.base;
+    if (fast.prebuilt) prebuilt += 1;
+    expect(slow.prebuilt).toBe(false);
+    expect(await raw(id)).toBe(await raw(id, full));
+    expect(await client.hgetBuffer(writersKey(keys, id), "~s")).toEqual(
+      await client.hgetBuffer(writersKey(full, id), "~s"),
+    );
+  }
+  return prebuilt;
+}
 
 test("a prebuilt value and state are byte for byte what the full path writes", async () => {
-  const full = scopeKeys(DEFAULT_PREFIX, "full");
   const t0 = Date.UTC(2026, 10, 28, 23, 59, 58, 123);
   const steps: Step[] = [
     [0, 0, 1000, "", t0],
@@ -190,32 +212,36 @@ test("a prebuilt value and state are byte for byte what the full path writes", a
     [2600, 3, 3_000_000, "", t0 + 80_000], // housekeeping due: the full path
     [2601, 3, 3_000_000, "", t0 + 80_013],
     [123_456_789, 4, 10 ** 13, "", t0 + 90_000],
+    [123_456_790, 4, 10 ** 13, "", t0 + 90_100, 500], // the tracker saw a later seq
   ];
-  let fastBase: BuildBase | null = null;
-  let prebuilt = 0;
-  for (const step of steps) {
-    const fast = await scriptWrite(keys, "job-1", step, fastBase);
-    const slow = await scriptWrite(full, "job-1", step, null);
-    fastBase = fast.base;
-    if (fast.prebuilt) prebuilt += 1;
-    expect(await raw("job-1")).toBe(await raw("job-1", full));
-    expect(await client.hgetBuffer(writersKey(keys, "job-1"), "~s")).toEqual(
-      await client.hgetBuffer(writersKey(full, "job-1"), "~s"),
-    );
-    expect(slow.prebuilt).toBe(false);
-  }
   // Every write but the first and the one due for housekeeping.
-  expect(prebuilt).toBe(steps.length - 2);
+  expect(await writeBothWays("job-1", steps)).toBe(steps.length - 2);
   expect(await stored("job-1")).toMatchObject({
-    count: 123_456_789,
+    count: 123_456_790,
     error_count: 4,
+    seq: 501,
     meta: { file: "a.csv", rows: [1, 2.5] },
   });
   expect(await raw("job-1")).toContain('"meta":{"file":"a.csv","rows":[1,2.50]}');
   expect(await raw("job-1")).toContain('"rate":');
 });
 
-test("luaNumberText() writes numbers as Lua's tostring() does", async () => {
+test("an ETA past the year 9999 and a clock that went back take the full path, with the same bytes", async () => {
+  const t0 = Date.UTC(2026, 10, 28, 12);
+  const steps: Step[] = [
+    [0, 0, 10 ** 15, "", t0],
+    // 1 item/s: the ETA is 10^15 s away, a year toISOString() writes otherwise.
+    [1, 0, 10 ** 15, "", t0 + 1_000],
+    [2, 0, 10 ** 15, "", t0 + 2_000],
+    [20, 0, 20, "", t0 + 3_000], // done: the ETA is now, prebuilt again
+    [21, 0, 40, "", t0 - 5_000], // the clock went back before the last housekeeping
+    [22, 0, 40, "", t0 - 4_000],
+  ];
+  expect(await writeBothWays("job-2", steps)).toBe(2);
+  expect((await stored("job-2")).count).toBe(22);
+});
+
+test("luaNumberText() writes numbers as Lua's tostring() and cjson do", async () => {
   const values = [
     1,
     0.5,
@@ -240,16 +266,28 @@ test("luaNumberText() writes numbers as Lua's tostring() does", async () => {
     42,
     -7.25,
     1e-5 * 3,
+    -12345678901234.5, // ties: printf rounds them to even, JavaScript up
+    12345678901233.5,
+    2 ** -21, // ties whose 15-digit form has an exponent
+    10000000000000500,
+    0.000012345678901234,
     ...Array.from({ length: 200 }, (_, i) => Math.exp(i / 7 - 12) * (1 + i / 997)),
   ];
+  // The full path writes `rate` with cjson, whose numbers are "%.14g" too.
   const lua =
-    "local out = {} for i = 1, #ARGV do out[i] = tostring(tonumber(ARGV[i])) end return out";
+    "local out = {} for i = 1, #ARGV do local x = tonumber(ARGV[i]) " +
+    "out[2 * i - 1] = tostring(x) out[2 * i] = cjson.encode(x) end return out";
   // %.17g round-trips every double through Lua's tonumber().
   const texts = values.map((x) => x.toPrecision(17));
-  expect(await client.eval(lua, 0, ...texts)).toEqual(values.map(luaNumberText));
+  expect(await client.eval(lua, 0, ...texts)).toEqual(
+    values.flatMap((x) => [luaNumberText(x), luaNumberText(x)]),
+  );
 });
 
-/** Rewrites a job's state as an earlier release kept it, with its count set to 999. */
+/**
+ * Rewrites a job's state as an earlier release kept it, with its count set to
+ * 999, housekeeping just done and (binary) a rate of a billion items a ms.
+ */
 type OlderState = (state: Buffer, seq: number) => Buffer | string;
 
 test.each<[string, OlderState]>([
@@ -267,6 +305,9 @@ test.each<[string, OlderState]>([
       const older = Buffer.from(state);
       older[0] = 6;
       older.writeDoubleLE(999, 9);
+      older.writeDoubleLE(1e9, 33); // ema_dn
+      older.writeDoubleLE(1, 41); // ema_dt
+      older.writeDoubleLE(Date.now(), 49); // refreshed
       return older;
     },
   ],
@@ -278,10 +319,17 @@ test.each<[string, OlderState]>([
   const state = (await client.hgetBuffer(writers, "~s")) as Buffer;
   expect(state[0]).toBe(STATE_VERSION);
   await client.hset(writers, "~s", older(state, pace.seq));
+  const scheduled = Number(await client.zscore(keys.expiry, pace.id));
+  // The next write's time must differ from the last housekeeping's.
+  for (const until = Date.now() + 2; Date.now() < until;);
   pace.tick(1);
   await pace.flush();
-  // The full path counts from the stored value, not from the unknown state.
-  expect(await stored(pace.id)).toMatchObject({ count: 6, name: "n", status: "running" });
+  // The full path counts from the stored value, not from the unknown state,
+  // takes no rate from it and does the housekeeping it says was just done.
+  const value = await stored(pace.id);
+  expect(value).toMatchObject({ count: 6, name: "n", status: "running" });
+  expect(value.rate ?? 0).toBeLessThan(1e6);
+  expect(Number(await client.zscore(keys.expiry, pace.id))).toBeGreaterThan(scheduled);
   pace.tick(1);
   await pace.flush();
   expect(await stored(pace.id)).toMatchObject({ count: 7 });
@@ -353,6 +401,9 @@ test("a child's roll-up into a parent that prebuilds its writes is kept by the p
   await parent.flush();
   const child = parent.child({ total: 10 });
   await child.ready;
+  // The child's first roll-up took the token from the parent's state.
+  const parentState = await client.hgetBuffer(writersKey(keys, parent.id), "~s");
+  expect(readState(parentState as Buffer)).toMatchObject({ token: "" });
   child.tick(5);
   await child.flush();
   await parent.flush(); // a heartbeat-like write of the parent

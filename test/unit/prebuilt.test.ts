@@ -92,11 +92,14 @@ test("a prebuilt write applies the tracker's delta since its last write, with it
   expect(withMeta?.suffix).toBe(',"meta":{"b":[1,2.50]}}');
 });
 
-test("no prebuilt write on another tracker's token or when housekeeping is due", () => {
+test("no prebuilt write on a state with another token, when housekeeping is due or the clock went back", () => {
   const base = baseFromReply(packState(state), tail, { count: 20, errors: 1 });
   if (base === null) throw new Error("no base");
   expect(prebuild(base, { ...input, token: "other" })).toBeNull();
   // slack = min(60 s, retention / 10): 60 s here, 5 s of it gone already.
   expect(prebuild(base, { ...input, now: state.refreshedMs + 59_999 })).not.toBeNull();
   expect(prebuild(base, { ...input, now: state.refreshedMs + 60_000 })).toBeNull();
+  expect(prebuild(base, { ...input, now: state.refreshedMs - 1 })).toBeNull();
+  // An ETA past the year 9999: toISOString() would write it otherwise than Lua.
+  expect(prebuild(base, { ...input, total: 1e18 })).toBeNull();
 });

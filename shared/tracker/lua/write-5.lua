@@ -266,7 +266,9 @@ if old then
 end
 
 local job
-local refresh = (not old) or (not last_refresh) or (now - last_refresh >= slack) or status ~= 'running'
+-- A clock that went back (another worker's, or this one's) counts as due too.
+local refresh = (not old) or (not last_refresh) or (now - last_refresh >= slack)
+  or now < last_refresh or status ~= 'running'
 if refresh then prune(hash, expiry, scope, publish_cmd, now) end
 if old then
   local old_count = tonumber(old.count) or 0
