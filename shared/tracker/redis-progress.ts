@@ -37,13 +37,7 @@ import {
 } from "./options";
 import { publishCommand, runScript } from "./scripts";
 import { delay, withTimeout } from "./timing";
-import {
-  baseFromReply,
-  prebuild,
-  type BuildBase,
-  type BuildInput,
-  type Built,
-} from "./prebuilt";
+import { baseFromReply, prebuild, type BuildBase, type BuildInput, type Built } from "./prebuilt";
 import { packConstants, packNumbers } from "./write-args";
 import {
   encodeMeta,
