@@ -51,22 +51,23 @@ export function readState(bytes: Buffer): JobState | null {
   };
 }
 
+/** The last token packed, as bytes: a tracker packs the same one on every write. */
+let lastToken = { text: "", bytes: Buffer.alloc(0) };
+
 /** The state's bytes, as pack_state in state.lua packs them. */
 export function packState(s: JobState): Buffer {
-  const token = Buffer.from(s.token, "utf8");
+  if (lastToken.text !== s.token) lastToken = { text: s.token, bytes: Buffer.from(s.token) };
+  const token = lastToken.bytes;
   const out = Buffer.allocUnsafe(TOKEN_AT + token.length + 1);
   out[0] = STATE_VERSION;
-  const numbers = [
-    s.seq,
-    s.count,
-    s.errors,
-    s.updatedMs,
-    s.emaDn ?? -1,
-    s.emaDn === null ? -1 : (s.emaDt ?? -1),
-    s.refreshedMs,
-    s.length,
-  ];
-  numbers.forEach((n, i) => out.writeDoubleLE(n, 1 + 8 * i));
+  out.writeDoubleLE(s.seq, 1);
+  out.writeDoubleLE(s.count, 9);
+  out.writeDoubleLE(s.errors, 17);
+  out.writeDoubleLE(s.updatedMs, 25);
+  out.writeDoubleLE(s.emaDn ?? -1, 33);
+  out.writeDoubleLE(s.emaDn === null ? -1 : (s.emaDt ?? -1), 41);
+  out.writeDoubleLE(s.refreshedMs, 49);
+  out.writeDoubleLE(s.length, 57);
   token.copy(out, TOKEN_AT);
   out[out.length - 1] = 0;
   return out;
@@ -147,6 +148,8 @@ export interface BuildBase {
   readonly fixed: string;
   /** The value's end: `,"meta":{...}}`, or `}` without meta. */
   readonly suffix: string;
+  /** The length of `fixed` and `suffix` in bytes. */
+  readonly tailBytes: number;
   /** The tracker's own count and errors as that write applied them. */
   readonly applied: { readonly count: number; readonly errors: number };
 }
@@ -171,9 +174,23 @@ export function baseFromReply(
   }
   // Only the meta key can be an unescaped ',"meta":', and it comes last (lib.lua).
   const at = tail.indexOf(META_MARK);
+  const tailBytes = Buffer.byteLength(tail);
   return at < 0
-    ? { bytes, state, fixed: tail.slice(0, -1), suffix: "}", applied }
-    : { bytes, state, fixed: tail.slice(0, at), suffix: tail.slice(at), applied };
+    ? { bytes, state, fixed: tail.slice(0, -1), suffix: "}", tailBytes, applied }
+    : { bytes, state, fixed: tail.slice(0, at), suffix: tail.slice(at), tailBytes, applied };
+}
+
+/** The base for the write after `built`, once the script stored it. */
+export function nextBase(base: BuildBase, built: Built, applied: BuildBase["applied"]): BuildBase {
+  const tailBytes = built.state.length - built.headLength;
+  return {
+    ...base,
+    bytes: built.bytes,
+    state: built.state,
+    suffix: built.suffix,
+    tailBytes,
+    applied,
+  };
 }
 
 /** A tracker's view for its next write. */
@@ -198,6 +215,8 @@ export interface Built {
   bytes: Buffer;
   state: JobState;
   suffix: string;
+  /** The length of the value before `,"id":` (ASCII: characters are bytes). */
+  headLength: number;
   rate: number | null;
   /** Estimated finish, ms since the epoch, or -1. */
   eta: number;
@@ -244,15 +263,20 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   if (now < 0 || now > LAST_ISO_MS || eta > LAST_ISO_MS) return null;
 
   const suffix = input.meta === "" ? base.suffix : `${META_MARK}${input.meta}}`;
-  const value =
+  // The same meta as the base's costs no counting of bytes.
+  const tailBytes =
+    suffix === base.suffix
+      ? base.tailBytes
+      : base.tailBytes - Buffer.byteLength(base.suffix) + Buffer.byteLength(suffix);
+  const head =
     `{"seq":${jsonNumber(seq)},"count":${jsonNumber(count)},"total":${jsonNumber(total)}` +
     `,"percent":${percent}` +
     `,"status":"running","updated_at":"${new Date(now).toISOString()}","finished_at":null` +
     `,"estimated_finished_at":${eta >= 0 ? `"${new Date(eta).toISOString()}"` : "null"}` +
     (rate !== null ? `,"rate":${jsonNumber(rate)}` : "") +
     (errors !== 0 ? `,"error_count":${jsonNumber(errors)}` : "") +
-    `,"heartbeat":${jsonNumber(input.heartbeat)},"retention":${jsonNumber(input.retention)}` +
-    `${base.fixed}${suffix}`;
+    `,"heartbeat":${jsonNumber(input.heartbeat)},"retention":${jsonNumber(input.retention)}`;
+  const value = head + base.fixed + suffix;
   const state: JobState = {
     seq,
     count,
@@ -261,8 +285,8 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
     emaDn,
     emaDt,
     refreshedMs: s.refreshedMs,
-    length: Buffer.byteLength(value),
+    length: head.length + tailBytes,
     token: s.token,
   };
-  return { value, bytes: packState(state), state, suffix, rate, eta };
+  return { value, bytes: packState(state), state, suffix, headLength: head.length, rate, eta };
 }

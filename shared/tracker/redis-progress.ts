@@ -37,7 +37,14 @@ import {
 } from "./options";
 import { publishCommand, runScript } from "./scripts";
 import { delay, withTimeout } from "./timing";
-import { baseFromReply, prebuild, type BuildBase, type BuildInput, type Built } from "./prebuilt";
+import {
+  baseFromReply,
+  nextBase,
+  prebuild,
+  type BuildBase,
+  type BuildInput,
+  type Built,
+} from "./prebuilt";
 import { packConstants, packNumbers } from "./write-args";
 import {
   encodeMeta,
@@ -593,13 +600,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #onReply({ reply, built, applied }: SentWrite): void {
     if (reply === 1 && built !== null && this.#base !== null) {
       // The prebuilt value was stored: the next write builds on it.
-      this.#base = {
-        bytes: built.bytes,
-        state: built.state,
-        fixed: this.#base.fixed,
-        suffix: built.suffix,
-        applied,
-      };
+      this.#base = nextBase(this.#base, built, applied);
       if (built.state.seq > this.#seq) this.#seq = built.state.seq;
       this.#eta = built.eta >= 0 ? new Date(built.eta) : null;
       this.#rate = built.rate;

@@ -12,6 +12,7 @@ import { DEFAULT_PREFIX, scopeKeys, writersKey, type ScopeKeys } from "../../sha
 import {
   baseFromReply,
   luaNumberText,
+  nextBase,
   prebuild,
   readState,
   STATE_VERSION,
@@ -149,7 +150,7 @@ async function scriptWrite(
         publish: "PUBLISH",
         token: "token-1",
         startedAt: "2026-11-28T10:00:00.000Z",
-        name: "Import",
+        name: "Impört «Straße» ✓", // bytes are not characters
         parent: "",
         weight: 1,
         completeWithChildren: false,
@@ -164,7 +165,7 @@ async function scriptWrite(
   if (reply === 1 && built !== null && base !== null) {
     return {
       prebuilt: true,
-      base: { ...base, bytes: built.bytes, state: built.state, suffix: built.suffix, applied },
+      base: nextBase(base, built, applied),
     };
   }
   const [, , , , , , state, tail] = reply as Buffer[];
@@ -202,7 +203,7 @@ test("a prebuilt value and state are byte for byte what the full path writes", a
   const t0 = Date.UTC(2026, 10, 28, 23, 59, 58, 123);
   const steps: Step[] = [
     [0, 0, 1000, "", t0],
-    [10, 0, 1000, '{"file":"a.csv"}', t0 + 1000],
+    [10, 0, 1000, '{"file":"ä.csv"}', t0 + 1000],
     [250, 1, 1000, "", t0 + 2_337], // past midnight
     [250, 3, 2000, '{"file":"a.csv","rows":[1,2.50]}', t0 + 4_000], // no progress
     [251, 3, 2000, "", t0 + 4_000], // no time
