@@ -36,8 +36,9 @@ function read(file: string): string {
 
 /**
  * A script's text with its helpers: each `--#include file.lua` line is replaced
- * by that file, so the write script can run its fast path before defining the
- * helpers only its slow path needs (each definition costs time on every call).
+ * by that file, so the write script can store a prebuilt write before defining
+ * the helpers only its full path needs (each definition costs time on every
+ * call).
  * A script without such lines gets the whole prelude in front.
  */
 function assemble(file: string): string {
