@@ -225,7 +225,8 @@ export interface Built {
 /**
  * Builds the value and state the full path would write for a running write
  * without an error message, or returns null when the full path must run: the
- * base is another tracker's, or housekeeping is due.
+ * base carries another token, housekeeping is due, the clock went back before
+ * the last housekeeping, or the ETA lies past the year 9999.
  */
 export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   const s = base.state;
