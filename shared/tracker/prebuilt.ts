@@ -51,13 +51,9 @@ export function readState(bytes: Buffer): JobState | null {
   };
 }
 
-/** The last token packed, as bytes: a tracker packs the same one on every write. */
-let lastToken = { text: "", bytes: Buffer.alloc(0) };
-
 /** The state's bytes, as pack_state in state.lua packs them. */
 export function packState(s: JobState): Buffer {
-  if (lastToken.text !== s.token) lastToken = { text: s.token, bytes: Buffer.from(s.token) };
-  const token = lastToken.bytes;
+  const token = Buffer.from(s.token, "utf8");
   const out = Buffer.allocUnsafe(TOKEN_AT + token.length + 1);
   out[0] = STATE_VERSION;
   out.writeDoubleLE(s.seq, 1);
@@ -181,10 +177,10 @@ export function baseFromReply(
 }
 
 /** The base for the write after `built`, once the script stored it. */
-export function nextBase(base: BuildBase, built: Built, applied: BuildBase["applied"]): BuildBase {
+export function nextBase(built: Built, applied: BuildBase["applied"]): BuildBase {
   const tailBytes = built.state.length - built.headLength;
   return {
-    ...base,
+    ...built.on,
     bytes: built.bytes,
     state: built.state,
     suffix: built.suffix,
@@ -211,6 +207,8 @@ export interface BuildInput {
 
 /** A prebuilt write: the value, the state to store with it and what the tracker learns. */
 export interface Built {
+  /** The base it was built on: the script checks its state's bytes and length. */
+  on: BuildBase;
   value: string;
   bytes: Buffer;
   state: JobState;
@@ -289,5 +287,14 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
     length: head.length + tailBytes,
     token: s.token,
   };
-  return { value, bytes: packState(state), state, suffix, headLength: head.length, rate, eta };
+  return {
+    on: base,
+    value,
+    bytes: packState(state),
+    state,
+    suffix,
+    headLength: head.length,
+    rate,
+    eta,
+  };
 }

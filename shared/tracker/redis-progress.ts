@@ -533,10 +533,9 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       weight: this.#weight,
       completeWithChildren: this.#withChildren,
     });
-    const base = this.#base;
     const built =
-      base !== null && this.#status === "running" && this.#error === ""
-        ? this.#prebuild(base, {
+      this.#base !== null && this.#status === "running" && this.#error === ""
+        ? this.#prebuild(this.#base, {
             count: this.#count,
             errors: this.#errors,
             total: this.#total,
@@ -557,7 +556,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       retention: this.#retention,
       alpha: RATE_SMOOTHING,
       now,
-      builtOnLength: built === null || base === null ? 0 : base.state.length,
+      builtOnLength: built?.on.state.length ?? 0,
     });
     const args = [
       numbers,
@@ -566,7 +565,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       this.#error,
       this.#constants,
       built?.value ?? "",
-      built === null || base === null ? "" : base.bytes,
+      built?.on.bytes ?? "",
       built?.bytes ?? "",
     ];
     const applied = { count: this.#count, errors: this.#errors };
@@ -598,9 +597,9 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   }
 
   #onReply({ reply, built, applied }: SentWrite): void {
-    if (reply === 1 && built !== null && this.#base !== null) {
+    if (reply === 1 && built !== null) {
       // The prebuilt value was stored: the next write builds on it.
-      this.#base = nextBase(this.#base, built, applied);
+      this.#base = nextBase(built, applied);
       if (built.state.seq > this.#seq) this.#seq = built.state.seq;
       this.#eta = built.eta >= 0 ? new Date(built.eta) : null;
       this.#rate = built.rate;

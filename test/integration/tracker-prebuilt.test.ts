@@ -136,7 +136,7 @@ async function scriptWrite(
         retention: 600000,
         alpha: 0.3,
         now,
-        builtOnLength: built === null || base === null ? 0 : base.state.length,
+        builtOnLength: built?.on.state.length ?? 0,
       }),
       "running",
       meta,
@@ -156,16 +156,16 @@ async function scriptWrite(
         completeWithChildren: false,
       }),
       built?.value ?? "",
-      built === null || base === null ? "" : base.bytes,
+      built?.on.bytes ?? "",
       built?.bytes ?? "",
     ],
     { buffers: true },
   );
   const applied = { count, errors };
-  if (reply === 1 && built !== null && base !== null) {
+  if (reply === 1 && built !== null) {
     return {
       prebuilt: true,
-      base: nextBase(base, built, applied),
+      base: nextBase(built, applied),
     };
   }
   const [, , , , , , state, tail] = reply as Buffer[];
