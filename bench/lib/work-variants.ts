@@ -73,7 +73,7 @@ export async function trackerVariant(redis: RedisTarget): Promise<Variant> {
   const writer = new WireCounter().attach(client);
   return {
     name: "redis-progress write",
-    note: "1 EVALSHA (write-5.lua): a prebuilt value checked, stored and published",
+    note: "1 EVALSHA (write-6.lua): a prebuilt value checked, stored and published",
     writer,
     drainedBase: 0,
     async update() {

@@ -1,5 +1,5 @@
 /**
- * Prebuilt writes (see write-5.lua's header). After a write to a plain running
+ * Prebuilt writes (see write-6.lua's header). After a write to a plain running
  * job, the script returns the job's state and the value's text from `,"id":`
  * on. With them the tracker computes its next value itself, byte for byte as
  * the script's full path would, and the script only checks that nothing
@@ -8,11 +8,10 @@
  * clients share.
  */
 
-/** state.lua's version byte: a state of any other version is never built on. */
-export const STATE_VERSION = 7;
+import { IsoDay } from "./iso-time";
 
-/** The numbers' bytes: a version byte, then eight little-endian doubles. */
-const TOKEN_AT = 1 + 8 * 8;
+/** state.lua's version: a state of any other version is never built on. */
+export const STATE_VERSION = 8;
 
 /** A job's state as the write script keeps it in its writers hash (field "~s", see state.lua). */
 export interface JobState {
@@ -32,41 +31,48 @@ export interface JobState {
   token: string;
 }
 
+/** The version, eight numbers and the token. */
+const STATE_FIELDS = 10;
+
 /** Reads a state; null when it is not a whole state of this version (as read_state in state.lua). */
-export function readState(bytes: Buffer): JobState | null {
-  if (bytes.length < TOKEN_AT + 1 || bytes[0] !== STATE_VERSION) return null;
-  if (bytes.indexOf(0, TOKEN_AT) !== bytes.length - 1) return null;
-  const d = (i: number) => bytes.readDoubleLE(1 + 8 * i);
-  const emaDn = d(4);
+export function readState(text: string): JobState | null {
+  const fields = text.split(" ");
+  if (fields.length !== STATE_FIELDS || fields[0] !== String(STATE_VERSION)) return null;
+  const numbers = fields.slice(1, 9).map((field) => (field === "" ? NaN : Number(field)));
+  if (!numbers.every((n) => Number.isFinite(n))) return null;
+  const [seq, count, errors, updatedMs, emaDn, emaDt, refreshedMs, length] = numbers as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return {
-    seq: d(0),
-    count: d(1),
-    errors: d(2),
-    updatedMs: d(3),
+    seq,
+    count,
+    errors,
+    updatedMs,
     emaDn: emaDn < 0 ? null : emaDn,
-    emaDt: emaDn < 0 ? null : d(5),
-    refreshedMs: d(6),
-    length: d(7),
-    token: bytes.toString("utf8", TOKEN_AT, bytes.length - 1),
+    emaDt: emaDn < 0 ? null : emaDt,
+    refreshedMs,
+    length,
+    token: fields[9] as string,
   };
 }
 
-/** The state's bytes, as pack_state in state.lua packs them. */
-export function packState(s: JobState): Buffer {
-  const token = Buffer.from(s.token, "utf8");
-  const out = Buffer.allocUnsafe(TOKEN_AT + token.length + 1);
-  out[0] = STATE_VERSION;
-  out.writeDoubleLE(s.seq, 1);
-  out.writeDoubleLE(s.count, 9);
-  out.writeDoubleLE(s.errors, 17);
-  out.writeDoubleLE(s.updatedMs, 25);
-  out.writeDoubleLE(s.emaDn ?? -1, 33);
-  out.writeDoubleLE(s.emaDn === null ? -1 : (s.emaDt ?? -1), 41);
-  out.writeDoubleLE(s.refreshedMs, 49);
-  out.writeDoubleLE(s.length, 57);
-  token.copy(out, TOKEN_AT);
-  out[out.length - 1] = 0;
-  return out;
+/**
+ * The state's text as pack_state in state.lua writes it, except that each
+ * number is JavaScript's shortest text for it (Lua writes %.17g): both read
+ * back as the same double, and a stored state is only ever compared with the
+ * very text it was stored as.
+ */
+export function packState(s: JobState): string {
+  const dn = s.emaDn ?? -1;
+  const dt = s.emaDn === null ? -1 : (s.emaDt ?? -1);
+  return `${STATE_VERSION} ${s.seq} ${s.count} ${s.errors} ${s.updatedMs} ${dn} ${dt} ${s.refreshedMs} ${s.length} ${s.token}`;
 }
 
 /** Significant digits of Lua's number format ("%.14g"). */
@@ -75,9 +81,13 @@ const DIGITS = 14;
 /**
  * Whether |x| lies exactly halfway between two numbers of 14 significant
  * digits, which JavaScript rounds up and printf to the even one. Only a double
- * whose exact decimal expansion is 15 digits ending in 5 can be.
+ * whose exact decimal expansion is 15 digits ending in 5 can be: N × 10^(e-14)
+ * with N such an integer and e the decimal exponent, so that x × 2^(14-e) =
+ * N × 5^(e-14) is a whole number. That check is one exact multiplication; the
+ * digits are looked at only for the few numbers it lets through.
  */
-function isTie(abs: number): boolean {
+function isTie(abs: number, exponent: number): boolean {
+  if (!Number.isInteger(abs * 2 ** (DIGITS - exponent))) return false;
   const fifteen = abs.toExponential(DIGITS);
   if (fifteen.charCodeAt(fifteen.indexOf("e") - 1) !== 53 || Number(fifteen) !== abs) return false;
   // toFixed(100) is exact here; outside, no double is such a tie.
@@ -108,7 +118,7 @@ export function luaNumberText(x: number): string {
   const last = exponential.charCodeAt(e - 1) - 48;
   // Rounded up to an odd last digit from a tie: the even one is one below (a
   // carry into a new digit always ends in 0, which is even).
-  const down = last % 2 === 1 && isTie(abs);
+  const down = last % 2 === 1 && isTie(abs, exponent);
   if (down) exponential = exponential.slice(0, e - 1) + String(last - 1) + exponential.slice(e);
   const sign = x < 0 ? "-" : "";
   if (exponent < -4 || exponent >= DIGITS) {
@@ -116,9 +126,7 @@ export function luaNumberText(x: number): string {
     const digits = String(Math.abs(exponent)).padStart(2, "0");
     return `${sign}${mantissa}e${exponent < 0 ? "-" : "+"}${digits}`;
   }
-  // Fixed notation with 14 significant digits: toPrecision rounds as
-  // toExponential did, so only a tie needs the digits moved by hand.
-  if (!down) return sign + trimFraction(abs.toPrecision(DIGITS));
+  // Fixed notation, from the 14 digits toExponential rounded.
   const digits = exponential.slice(0, 1) + exponential.slice(2, e);
   const text =
     exponent >= 0
@@ -137,13 +145,15 @@ function jsonNumber(x: number): string {
 
 /** What a tracker builds its next write on: what its last write returned. */
 export interface BuildBase {
-  /** The state's exact bytes: the script compares them with the stored ones. */
-  readonly bytes: Buffer;
+  /** The state's exact text: the script compares it with the stored one. */
+  readonly text: string;
   readonly state: JobState;
   /** The value's text from `,"id":` up to its meta (what a write does not change). */
   readonly fixed: string;
   /** The value's end: `,"meta":{...}}`, or `}` without meta. */
   readonly suffix: string;
+  /** The length of `suffix` in bytes. */
+  readonly suffixBytes: number;
   /** The length of `fixed` and `suffix` in bytes. */
   readonly tailBytes: number;
   /** The tracker's own count and errors as that write applied them. */
@@ -152,28 +162,39 @@ export interface BuildBase {
 
 const META_MARK = ',"meta":';
 
+/** The days of the last writes' times and ETAs (an ETA often falls on another day). */
+const updatedDay = new IsoDay();
+const etaDay = new IsoDay();
+
 /** 9999-12-31T23:59:59.999Z: the last instant both ISO formatters write alike. */
 const LAST_ISO_MS = 253402300799999;
 
 /**
  * The base a full-path write's reply gives (its state and tail, see
- * write-5.lua's Returns), or null when the next write may not be prebuilt.
+ * write-6.lua's Returns), or null when the next write may not be prebuilt.
  */
 export function baseFromReply(
-  bytes: Buffer,
+  text: string,
   tail: string,
   applied: BuildBase["applied"],
 ): BuildBase | null {
-  const state = readState(bytes);
+  const state = readState(text);
   if (state === null || state.token === "" || !tail.startsWith(',"id":') || !tail.endsWith("}")) {
     return null;
   }
   // Only the meta key can be an unescaped ',"meta":', and it comes last (lib.lua).
   const at = tail.indexOf(META_MARK);
   const tailBytes = Buffer.byteLength(tail);
-  return at < 0
-    ? { bytes, state, fixed: tail.slice(0, -1), suffix: "}", tailBytes, applied }
-    : { bytes, state, fixed: tail.slice(0, at), suffix: tail.slice(at), tailBytes, applied };
+  const suffix = at < 0 ? "}" : tail.slice(at);
+  return {
+    text,
+    state,
+    fixed: at < 0 ? tail.slice(0, -1) : tail.slice(0, at),
+    suffix,
+    suffixBytes: Buffer.byteLength(suffix),
+    tailBytes,
+    applied,
+  };
 }
 
 /** The base for the write after `built`, once the script stored it. */
@@ -181,9 +202,10 @@ export function nextBase(built: Built, applied: BuildBase["applied"]): BuildBase
   const tailBytes = built.state.length - built.headLength;
   return {
     ...built.on,
-    bytes: built.bytes,
+    text: built.text,
     state: built.state,
     suffix: built.suffix,
+    suffixBytes: built.suffixBytes,
     tailBytes,
     applied,
   };
@@ -210,9 +232,11 @@ export interface Built {
   /** The base it was built on: the script checks its state's bytes and length. */
   on: BuildBase;
   value: string;
-  bytes: Buffer;
+  /** The state's text, stored with the value. */
+  text: string;
   state: JobState;
   suffix: string;
+  suffixBytes: number;
   /** The length of the value before `,"id":` (ASCII: characters are bytes). */
   headLength: number;
   rate: number | null;
@@ -263,15 +287,13 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
 
   const suffix = input.meta === "" ? base.suffix : `${META_MARK}${input.meta}}`;
   // The same meta as the base's costs no counting of bytes.
-  const tailBytes =
-    suffix === base.suffix
-      ? base.tailBytes
-      : base.tailBytes - Buffer.byteLength(base.suffix) + Buffer.byteLength(suffix);
+  const suffixBytes = suffix === base.suffix ? base.suffixBytes : Buffer.byteLength(suffix);
+  const tailBytes = base.tailBytes - base.suffixBytes + suffixBytes;
   const head =
     `{"seq":${jsonNumber(seq)},"count":${jsonNumber(count)},"total":${jsonNumber(total)}` +
     `,"percent":${percent}` +
-    `,"status":"running","updated_at":"${new Date(now).toISOString()}","finished_at":null` +
-    `,"estimated_finished_at":${eta >= 0 ? `"${new Date(eta).toISOString()}"` : "null"}` +
+    `,"status":"running","updated_at":"${updatedDay.format(now)}","finished_at":null` +
+    `,"estimated_finished_at":${eta >= 0 ? `"${etaDay.format(eta)}"` : "null"}` +
     (rate !== null ? `,"rate":${jsonNumber(rate)}` : "") +
     (errors !== 0 ? `,"error_count":${jsonNumber(errors)}` : "") +
     `,"heartbeat":${jsonNumber(input.heartbeat)},"retention":${jsonNumber(input.retention)}`;
@@ -290,9 +312,10 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   return {
     on: base,
     value,
-    bytes: packState(state),
+    text: packState(state),
     state,
     suffix,
+    suffixBytes,
     headLength: head.length,
     rate,
     eta,

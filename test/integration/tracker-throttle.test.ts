@@ -75,6 +75,34 @@ test("a held-back change is written by the trailing write once the interval has 
   await pace.finish();
 });
 
+test("a change after a flush is written an interval after that flush, by the timer armed before it", async () => {
+  const interval = 300;
+  const pace = await RedisProgress.start({ redis: client, scope: "throttle", total: 10, interval });
+  pace.tick(3); // held back: arms the trailing timer
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await pace.flush(); // writes 30%; the trailing timer stays armed (writes leave it be)
+  const flushed = Date.now();
+  pace.tick(2); // held back again, for an interval after the flush
+  const written = await waitFor(() => writes.find((w) => w.percent === 50), {
+    what: "the trailing write of the change after the flush",
+  });
+  expect(written.count).toBe(5);
+  expect(written.at - flushed).toBeGreaterThanOrEqual(interval - 20);
+  await pace.finish();
+});
+
+test("a trailing timer that finds nothing left to write (a flush carried it) writes nothing", async () => {
+  const interval = 150;
+  const pace = await RedisProgress.start({ redis: client, scope: "throttle", total: 10, interval });
+  pace.tick(3);
+  await pace.flush();
+  const calls = await scriptCalls();
+  // Proving no write happens needs waiting past the timer (it fires within an interval).
+  await new Promise((resolve) => setTimeout(resolve, 2 * interval));
+  expect(await scriptCalls()).toBe(calls);
+  await pace.finish();
+});
+
 test("finish() writes at once, inside the interval", async () => {
   const pace = await RedisProgress.start({
     redis: client,
@@ -134,6 +162,25 @@ test("a running tracker rewrites its job every heartbeat even without progress",
   // waiting at least three heartbeats and seeing no write.
   await new Promise((resolve) => setTimeout(resolve, 350));
   expect(await scriptCalls()).toBe(calls);
+});
+
+test("the heartbeat counts from the latest write: a flush postpones it", async () => {
+  const heartbeat = 300;
+  const pace = await RedisProgress.start({
+    redis: client,
+    scope: "throttle",
+    total: 10,
+    heartbeat,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const before = writes.length;
+  await pace.flush();
+  const flushed = Date.now();
+  await waitFor(() => writes.length > before, { what: "the flush's message" });
+  const count = writes.length;
+  const beat = await waitFor(() => writes[count], { what: "the heartbeat write after the flush" });
+  expect(beat.at - flushed).toBeGreaterThanOrEqual(heartbeat - 20);
+  await pace.finish();
 });
 
 test("tick() reads no clock between percent boundaries", async () => {

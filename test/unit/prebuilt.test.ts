@@ -42,18 +42,19 @@ const input: BuildInput = {
 const tail =
   ',"id":"job-1","name":"Import","started_at":"2026-11-28T11:00:00.000Z","meta":{"a":1}}';
 
-test("a state's bytes read back as they were packed; an unknown or cut state is not read", () => {
-  const bytes = packState(state);
-  expect(bytes[0]).toBe(STATE_VERSION);
-  expect(bytes.at(-1)).toBe(0);
-  expect(readState(bytes)).toEqual(state);
+test("a state's text reads back as it was packed; an unknown or cut state is not read", () => {
+  const text = packState(state);
+  expect(text.startsWith(`${STATE_VERSION} `)).toBe(true);
+  expect(readState(text)).toEqual(state);
   const unknown = packState({ ...state, emaDn: null, emaDt: null });
   expect(readState(unknown)).toMatchObject({ emaDn: null, emaDt: null });
-  expect(readState(Buffer.concat([bytes, Buffer.from("x")]))).toBeNull();
-  expect(readState(bytes.subarray(0, bytes.length - 1))).toBeNull();
-  const older = Buffer.from(bytes);
-  older[0] = STATE_VERSION - 1;
-  expect(readState(older)).toBeNull();
+  expect(readState(`${text} x`)).toBeNull();
+  expect(readState(text.slice(0, text.lastIndexOf(" ")))).toBeNull();
+  expect(readState(text.replace(" 41 ", " 4x1 "))).toBeNull();
+  expect(readState(text.replace(" 41 ", "  "))).toBeNull();
+  expect(readState(`${STATE_VERSION - 1}${text.slice(1)}`)).toBeNull();
+  // The version 7 state was binary: a version byte, doubles, a zero-terminated token.
+  expect(readState(String.fromCharCode(7) + "\0".repeat(64) + "tok\0")).toBeNull();
 });
 
 test("a reply's tail splits at its meta; a state without a token gives no base", () => {
@@ -62,11 +63,13 @@ test("a reply's tail splits at its meta; a state without a token gives no base",
   expect(base).toMatchObject({
     fixed: ',"id":"job-1","name":"Import","started_at":"2026-11-28T11:00:00.000Z"',
     suffix: ',"meta":{"a":1}}',
+    suffixBytes: 16,
     applied,
   });
   expect(baseFromReply(packState(state), ',"id":"job-1"}', applied)).toMatchObject({
     fixed: ',"id":"job-1"',
     suffix: "}",
+    suffixBytes: 1,
   });
   expect(baseFromReply(packState({ ...state, token: "" }), tail, applied)).toBeNull();
   expect(baseFromReply(packState(state), "", applied)).toBeNull();
@@ -85,7 +88,7 @@ test("a prebuilt write applies the tracker's delta since its last write, with it
   expect(value.updated_at).toBe(new Date(input.now).toISOString());
   // The EMA: 0.3 * 10 + 0.7 * 10 items over 0.3 * 2000 + 0.7 * 1000 ms.
   expect(built.rate).toBeCloseTo((10 * 1000) / 1300, 12);
-  expect(readState(built.bytes)).toEqual(built.state);
+  expect(readState(built.text)).toEqual(built.state);
 
   const withMeta = prebuild(base, { ...input, meta: '{"b":[1,2.50]}' });
   expect(withMeta?.value.endsWith(',"meta":{"b":[1,2.50]}}')).toBe(true);

@@ -1,19 +1,17 @@
 /**
- * The write script's packed arguments, read back the way write-5.lua's
- * struct.unpack reads them ('<H' length then bytes; little-endian doubles).
+ * The write script's packed arguments, read back the way write-6.lua's
+ * string.match patterns read them: fields separated by single spaces, the
+ * constants' name (which may hold spaces) last.
  */
 import { packConstants, packNumbers, type WriteConstants } from "../../shared/tracker/write-args";
 
-function unpackStrings(packed: Buffer): string[] {
-  const out: string[] = [];
-  let at = 0;
-  while (at < packed.length) {
-    const length = packed.readUInt16LE(at);
-    out.push(packed.subarray(at + 2, at + 2 + length).toString("utf8"));
-    at += 2 + length;
-  }
-  expect(at).toBe(packed.length);
-  return out;
+/** write-6.lua's pattern for ARGV[5], as a regular expression. */
+const CONSTANTS = new RegExp(`^${"([^ ]*) ".repeat(11)}([\\s\\S]*)$`);
+
+function unpackConstants(packed: string): string[] {
+  const match = CONSTANTS.exec(packed);
+  expect(match).not.toBeNull();
+  return (match as RegExpExecArray).slice(1);
 }
 
 const constants: WriteConstants = {
@@ -25,14 +23,14 @@ const constants: WriteConstants = {
   publish: "SPUBLISH",
   token: "",
   startedAt: "2026-11-28T10:00:00.000Z",
-  name: "Import «Straße» ✓",
+  name: "Import «Straße» ✓ with  spaces\nand a new line ",
   parent: "",
   weight: 3,
   completeWithChildren: true,
 };
 
-test("the constant part holds the 12 strings in the script's order, empty ones and UTF-8 included", () => {
-  expect(unpackStrings(packConstants(constants))).toEqual([
+test("the constant part holds the 12 strings in the script's order, empty ones, spaces in the name and UTF-8 included", () => {
+  expect(unpackConstants(packConstants(constants))).toEqual([
     "user:3421",
     "job-1",
     "0a1b2c3d4e5f",
@@ -41,43 +39,44 @@ test("the constant part holds the 12 strings in the script's order, empty ones a
     "86400000",
     "",
     "2026-11-28T10:00:00.000Z",
-    "Import «Straße» ✓",
     "",
     "3",
     "1",
+    "Import «Straße» ✓ with  spaces\nand a new line ",
   ]);
-  expect(unpackStrings(packConstants({ ...constants, completeWithChildren: false })).at(-1)).toBe(
-    "0",
+  const other = unpackConstants(
+    packConstants({
+      ...constants,
+      name: "",
+      token: "abc+/0",
+      parent: "p-1",
+      completeWithChildren: false,
+    }),
   );
+  expect([other[6], other[8], other[10], other[11]]).toEqual(["abc+/0", "p-1", "0", ""]);
 });
 
-test("a part longer than its 16-bit length prefix is refused rather than cut", () => {
-  expect(() => packConstants({ ...constants, name: "x".repeat(0x10000) })).toThrow(RangeError);
-  expect(unpackStrings(packConstants({ ...constants, name: "x".repeat(0xffff) }))[8]).toHaveLength(
-    0xffff,
-  );
-});
-
-test("the numbers are eight little-endian doubles, exact up to 2^53", () => {
-  const packed = packNumbers({
+test("the numbers are text that reads back as the same doubles, the built-on length first", () => {
+  const numbers = {
     count: 2 ** 53 - 1,
     errors: 7,
-    total: 1_000_000,
+    total: 1e21,
     seq: 42,
     retention: 86_400_000,
     alpha: 0.3,
     now: 1_795_900_000_123,
     builtOnLength: 412,
-  });
-  expect(packed).toHaveLength(64);
-  expect([0, 8, 16, 24, 32, 40, 48, 56].map((at) => packed.readDoubleLE(at))).toEqual([
+  };
+  const packed = packNumbers(numbers);
+  expect(packed).toMatch(/^[^ ]+( [^ ]+){7}$/);
+  expect(packed.split(" ").map(Number)).toEqual([
+    412,
     2 ** 53 - 1,
     7,
-    1_000_000,
+    1e21,
     42,
     86_400_000,
     0.3,
     1_795_900_000_123,
-    412,
   ]);
 });

@@ -8,7 +8,7 @@
                                       state loses its token, so no tracker's
                                       prebuilt write matches it and the next
                                       write takes the full path, which reads
-                                      the value (see write-5.lua)
+                                      the value (see write-6.lua)
   split_meta(raw)                  -> decoded job table, raw meta JSON text or nil
   encode_job(job, meta_raw)        -> JSON text in the canonical layout (below)
   prune(hash, expiry, scope, publish_cmd, now)

@@ -1,24 +1,24 @@
 --[[
-  write-5.lua: store one tracker's view of a job, atomically, and roll it up
+  write-6.lua: store one tracker's view of a job, atomically, and roll it up
   into its parent when it is a child job.
 
   KEYS[1]  scope hash (field = job id, value = job JSON); also the channel name
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> count and errors last applied
-           from it (struct '<dd'), plus the job's state in field "~s" (see
-           state.lua). A child's first roll-up also writes its parent's
+           from it (their text, separated by a space), plus the job's state in
+           field "~s" (see state.lua). A child's first roll-up also writes its parent's
            writers hash, named like this one (same hash tag, same slot).
-  ARGV[1]  the tracker's numbers, struct '<dddddddd' (little-endian doubles):
-           its own cumulative count (its contribution to the job), its own
-           cumulative error count, total, the highest seq it has seen for the
-           job, retention in ms, the EMA smoothing factor for the rate (0.3),
-           now (ms since the epoch, the tracker's clock) and, for a prebuilt
-           write, the length in bytes of the value it was built on
+  ARGV[1]  the tracker's numbers, as text separated by single spaces: for a
+           prebuilt write the length in bytes of the value it was built on
+           (else 0), its own cumulative count (its contribution to the job),
+           its own cumulative error count, total, the highest seq it has seen
+           for the job, retention in ms, the EMA smoothing factor for the rate
+           (0.3) and now (ms since the epoch, the tracker's clock)
   ARGV[2]  status: running | completed | failed | canceled
   ARGV[3]  meta as JSON object text ("" = keep)
   ARGV[4]  error message ("" = keep)
-  ARGV[5]  the tracker's constant part: strings, each after its length in
-           bytes (struct '<H'), in this order:
+  ARGV[5]  the tracker's constant part: strings separated by single spaces
+           (none of the first eleven can hold one), in this order:
              1 scope string (for the message)
              2 job id
              3 tracker id (one per RedisProgress instance)
@@ -29,18 +29,21 @@
                child, a parent completing with its children, or any tracker
                that does not want to prebuild its writes
              8 started_at (ISO) as the tracker knows it
-             9 name ("" = keep)
-            10 parent job id, or "" (a stored `parent` wins)
-            11 weight of this child in its parent, a positive integer (the
+             9 parent job id, or "" (a stored `parent` wins)
+            10 weight of this child in its parent, a positive integer (the
                weight stored at the child's first roll-up wins)
-            12 "1" when this job (a parent) completes by itself once its
+            11 "1" when this job (a parent) completes by itself once its
                children have ended, else "0"
+            12 name ("" = keep): the rest of the string, spaces and all
   ARGV[6]  a prebuilt value, or "" (see below)
   ARGV[7]  the state ("~s") the prebuilt value was computed from
   ARGV[8]  the state to store with the prebuilt value
-           Numbers as doubles and the constants as one string: Redis makes a
-           string of every argument (about 1,200 instructions each) and Lua
-           parses a number's text with strtod (about 1,600), on every call.
+           Numbers and constants each as one string: Redis makes a string of
+           every argument (about 1,200 instructions each). All arguments are
+           text: ioredis sends a command of strings as one string, while one
+           binary argument makes it assemble a buffer piece by piece, which
+           cost the worker more time before the write went out than building
+           the value.
 
   Prebuilt write: a tracker whose last write to a plain running job returned
   the job's state and the value's tail (see Returns) computes its next value
@@ -75,7 +78,7 @@
   parent's `percent`, `fraction` and ETA (an EMA of its progress) follow; its
   seq is bumped and child and parent go out in ONE message
   {"scope":..., "jobs": {child: value, parent: value}}. A parent asked to
-  complete with its children (field 12 of ARGV[5] on its own writes) ends
+  complete with its children (field 11 of ARGV[5] on its own writes) ends
   when at least `total` children have rolled up and all of them have ended:
   `completed`, or `failed` ("1 of 3 children failed"), or `canceled`. A cancel requested on the
   parent is copied onto its running children as they write. When the parent
@@ -96,23 +99,29 @@
 local hash, expiry, writers = KEYS[1], KEYS[2], KEYS[3]
 
 if ARGV[6] ~= '' then
-  local scope, id, tid, publish_cmd = struct.unpack('<Hc0Hc0Hc0Hc0', ARGV[5])
+  local scope, id, tid, publish_cmd = string.match(ARGV[5], '^([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ')
+  local built_on, applied = string.match(ARGV[1], '^([^ ]*) ([^ ]* [^ ]*) ')
   if redis.call('HGET', writers, '~s') == ARGV[7]
-      and redis.call('HSTRLEN', hash, id) == struct.unpack('<d', ARGV[1], 57) then
+      and redis.call('HSTRLEN', hash, id) == tonumber(built_on) then
     local value = ARGV[6]
     redis.call('HSET', hash, id, value)
-    -- The first 16 bytes of ARGV[1] are the tracker's count and errors ('<dd').
-    redis.call('HSET', writers, tid, string.sub(ARGV[1], 1, 16), '~s', ARGV[8])
+    -- `applied`: the tracker's count and errors, as the full path stores them.
+    redis.call('HSET', writers, tid, applied, '~s', ARGV[8])
     -- Scopes and job ids are checked by the tracker: no character JSON escapes.
     redis.call(publish_cmd, hash, '{"scope":"' .. scope .. '","jobs":{"' .. id .. '":' .. value .. '}}')
     return 1
   end
 end
 
-local own, own_err, total, last_seen, retention, alpha, now = struct.unpack('<ddddddd', ARGV[1])
+local own_text, own_err_text, total, last_seen, retention, alpha, now =
+  string.match(ARGV[1], '^[^ ]* ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*)$')
+local own, own_err = tonumber(own_text), tonumber(own_err_text)
+total, last_seen, retention = tonumber(total), tonumber(last_seen), tonumber(retention)
+alpha, now = tonumber(alpha), tonumber(now)
 local status = ARGV[2]
-local scope, id, tid, publish_cmd, heartbeat_text, retention_text, token, rest_at =
-  struct.unpack('<Hc0Hc0Hc0Hc0Hc0Hc0Hc0', ARGV[5])
+local scope, id, tid, publish_cmd, heartbeat_text, retention_text, token, started_at_arg,
+  parent_arg, weight_text, with_children_text, name_arg = string.match(ARGV[5],
+  '^([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*) (.*)$')
 -- Housekeeping (prune, expiry scores, key TTLs: 6 of the script's commands) runs
 -- on a job's first write, its last, and then at most every `slack` ms per job,
 -- not on every write. Scores and TTLs carry the slack so nothing expires before
@@ -123,7 +132,10 @@ local slack = math.min(60000, math.floor(retention / 10))
 local w = redis.call('HMGET', writers, tid, '~s')
 local _, _, _, _, ema_dn, ema_dt, last_refresh = read_state(w[2])
 local prev_count, prev_err = 0, 0
-if w[1] and #w[1] == 16 then prev_count, prev_err = struct.unpack('<dd', w[1]) end
+if w[1] then
+  local c, e = string.match(w[1], '^([^ ]+) ([^ ]+)$')
+  prev_count, prev_err = tonumber(c) or 0, tonumber(e) or 0
+end
 
 -- tqdm's EMA: the count and time deltas since the last write are smoothed
 -- apart, rate = dn / dt.
@@ -168,8 +180,6 @@ local function housekeep(running)
   redis.call('PEXPIRE', writers, retention + 2 * slack)
 end
 
-local started_at_arg, name_arg, parent_arg, weight_text, with_children_text =
-  struct.unpack('<Hc0Hc0Hc0Hc0Hc0', ARGV[5], rest_at)
 local heartbeat = tonumber(heartbeat_text)
 local weight_arg = tonumber(weight_text) or 1
 local with_children = with_children_text == '1'
@@ -388,7 +398,7 @@ local plain = job.status == 'running' and job.parent == nil and job.children == 
 if not plain then token = '' end
 local state = pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt,
   last_refresh, #value, token)
-redis.call('HSET', writers, tid, struct.pack('<dd', own, own_err), '~s', state)
+redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state)
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
 if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
