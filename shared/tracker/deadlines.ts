@@ -9,11 +9,22 @@
  * write every few milliseconds with a deadline seconds away thus never touches
  * it: its deadline lies past the armed one. Between writes nothing is pending
  * and the timer, still armed, holds the process no longer (unref).
+ *
+ * Times are monotonic (performance.now()), as a timer's own delay is: a wall
+ * clock stepped back by NTP must not stretch a timeout.
  */
 import { TimeoutError } from "../errors/timeout-error";
 
+/** setTimeout's longest delay; a longer one fires after 1 ms. */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
+/** A delay setTimeout keeps: at least 0, at most MAX_TIMER_DELAY (re-armed until due). */
+export function timerDelay(ms: number): number {
+  return Math.min(MAX_TIMER_DELAY, Math.max(0, ms));
+}
+
 interface Pending {
-  /** Date.now() at which it expires. */
+  /** performance.now() at which it expires. */
   at: number;
   expire(): void;
 }
@@ -31,7 +42,7 @@ export class Deadlines {
   race<T>(promise: Promise<T>, ms: number, what: string, option: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
-        at: Date.now() + ms,
+        at: performance.now() + ms,
         expire: () =>
           reject(
             new TimeoutError(
@@ -53,13 +64,6 @@ export class Deadlines {
     });
   }
 
-  /** Drops the timer (the tracker ended; nothing of it is pending any more). */
-  close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#firesAt = Infinity;
-  }
-
   #add(pending: Pending): void {
     if (this.#pending.size === 0) this.#timer?.ref();
     this.#pending.add(pending);
@@ -74,13 +78,13 @@ export class Deadlines {
   #arm(at: number): void {
     clearTimeout(this.#timer);
     this.#firesAt = at;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => this.#fire(), timerDelay(at - performance.now()));
   }
 
   #fire(): void {
     this.#timer = undefined;
     this.#firesAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     let next = Infinity;
     for (const pending of this.#pending) {
       if (pending.at <= now) {

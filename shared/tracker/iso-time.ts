@@ -20,9 +20,10 @@ export class IsoDay {
 
   /** The ISO text of `ms` (ms since the epoch), as `new Date(ms).toISOString()`. */
   format(ms: number): string {
+    if (!Number.isInteger(ms)) return new Date(ms).toISOString();
     let offset = ms - this.#start;
     if (!(offset >= 0 && offset < DAY_MS)) {
-      if (!Number.isInteger(ms) || ms < 0 || ms > LAST_MS) return new Date(ms).toISOString();
+      if (ms < 0 || ms > LAST_MS) return new Date(ms).toISOString();
       this.#start = ms - (ms % DAY_MS);
       this.#prefix = new Date(this.#start).toISOString().slice(0, 11);
       offset = ms - this.#start;

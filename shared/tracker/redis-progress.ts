@@ -37,7 +37,7 @@ import {
   type ScopeOptions,
 } from "./options";
 import { publishCommand, runScript } from "./scripts";
-import { Deadlines } from "./deadlines";
+import { Deadlines, timerDelay } from "./deadlines";
 import { delay } from "./timing";
 import {
   baseFromReply,
@@ -146,7 +146,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #seq = 0;
   #eta: Date | null = null;
   #rate: number | null = null;
-  #lastWriteAt = 0;
+  /** performance.now() of the last write sent (monotonic: it only schedules). */
+  #lastWriteAt = -Infinity;
   /** A change waits for the trailing write (a write reading the state clears it). */
   #changed = false;
   #trailing: NodeJS.Timeout | undefined;
@@ -428,7 +429,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** Writes now if `interval` has passed since the last write, else arms the trailing write. */
   #scheduleWrite(): void {
     if (this.#status !== "running") return;
-    const wait = this.#lastWriteAt + this.#interval - Date.now();
+    const wait = this.#lastWriteAt + this.#interval - performance.now();
     if (wait <= 0) {
       this.#background();
       return;
@@ -438,7 +439,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   }
 
   #armTrailing(wait: number): void {
-    this.#trailing = setTimeout(() => this.#onTrailing(), wait);
+    this.#trailing = setTimeout(() => this.#onTrailing(), timerDelay(wait));
     this.#trailing.unref();
   }
 
@@ -451,7 +452,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #onTrailing(): void {
     this.#trailing = undefined;
     if (!this.#changed || this.#status !== "running") return;
-    const wait = this.#lastWriteAt + this.#interval - Date.now();
+    const wait = this.#lastWriteAt + this.#interval - performance.now();
     if (wait > 0) this.#armTrailing(wait);
     else this.#background();
   }
@@ -535,7 +536,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       if (attempt.abandoned) return null;
     }
     const now = Date.now();
-    this.#lastWriteAt = now;
+    this.#lastWriteAt = performance.now();
     this.#changed = false;
     this.#constants ??= packConstants({
       scope: this.scope,
@@ -697,7 +698,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** Arms the heartbeat unless armed; like the trailing timer, writes leave it be. */
   #armHeartbeat(wait = this.#heartbeat): void {
     if (this.#status !== "running" || this.#beat !== undefined) return;
-    this.#beat = setTimeout(() => this.#onBeat(), wait);
+    this.#beat = setTimeout(() => this.#onBeat(), timerDelay(wait));
     this.#beat.unref();
   }
 
@@ -705,7 +706,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #onBeat(): void {
     this.#beat = undefined;
     if (this.#status !== "running") return;
-    const wait = this.#lastWriteAt + this.#heartbeat - Date.now();
+    const wait = this.#lastWriteAt + this.#heartbeat - performance.now();
     if (wait > 0) this.#armHeartbeat(wait);
     else this.#background();
   }
@@ -732,15 +733,15 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
 
   /** Writes the current state, retrying with backoff until stored or `timeout` has passed. */
   async #persist(what: string): Promise<void> {
-    const deadline = Date.now() + this.#timeout;
+    const deadline = performance.now() + this.#timeout;
     let backoff = 50;
     for (;;) {
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       try {
         await this.#deadlines.race(this.#requestWrite(), Math.max(1, remaining), what, "timeout");
         return;
       } catch (error) {
-        const left = deadline - Date.now();
+        const left = deadline - performance.now();
         if (
           left <= 0 ||
           (error instanceof RedisProgressError && error.code === "invalid_argument")

@@ -172,6 +172,20 @@ test("name, meta, error counts, total changes and absolute updates are stored", 
   await pace.finish();
 });
 
+test("a name with spaces, a new line and non-ASCII text is stored as given, over several writes", async () => {
+  // The name travels last in the write's constant argument, which the script
+  // splits at spaces: everything after the eleventh is the name.
+  const name = "Import  «contacts»\nfrom a.csv ";
+  const pace = await RedisProgress.start({ redis: client, scope: "user:3421", total: 10, name });
+  for (let k = 0; k < 3; k++) {
+    pace.tick(3);
+    await pace.flush();
+  }
+  const job = await RedisProgress.find({ redis: client, scope: "user:3421", id: pace.id });
+  expect(job).toMatchObject({ name, count: 9 });
+  await pace.finish();
+});
+
 test("total = 0 means 100% at once; count above total caps percent at 100", async () => {
   const empty = await RedisProgress.start({ redis: client, scope: "user:3421", total: 0 });
   expect(empty.percent).toBe(100);

@@ -80,8 +80,9 @@ test("a change after a flush is written an interval after that flush, by the tim
   const pace = await RedisProgress.start({ redis: client, scope: "throttle", total: 10, interval });
   pace.tick(3); // held back: arms the trailing timer
   await new Promise((resolve) => setTimeout(resolve, 100));
-  await pace.flush(); // writes 30%; the trailing timer stays armed (writes leave it be)
+  // Taken before the flush: the interval counts from when its write went out.
   const flushed = Date.now();
+  await pace.flush(); // writes 30%; the trailing timer stays armed (writes leave it be)
   pace.tick(2); // held back again, for an interval after the flush
   const written = await waitFor(() => writes.find((w) => w.percent === 50), {
     what: "the trailing write of the change after the flush",
@@ -174,8 +175,8 @@ test("the heartbeat counts from the latest write: a flush postpones it", async (
   });
   await new Promise((resolve) => setTimeout(resolve, 150));
   const before = writes.length;
+  const flushed = Date.now(); // before: the heartbeat counts from when the write went out
   await pace.flush();
-  const flushed = Date.now();
   await waitFor(() => writes.length > before, { what: "the flush's message" });
   const count = writes.length;
   const beat = await waitFor(() => writes[count], { what: "the heartbeat write after the flush" });
@@ -190,14 +191,18 @@ test("tick() reads no clock between percent boundaries", async () => {
     total: 1_000_000,
     interval: 60_000,
   });
-  const now = jest.spyOn(Date, "now");
+  // Scheduling reads the monotonic clock, a write's stamp the wall clock.
+  const wall = jest.spyOn(Date, "now");
+  const monotonic = jest.spyOn(performance, "now");
+  const reads = () => wall.mock.calls.length + monotonic.mock.calls.length;
   try {
     for (let i = 0; i < 9_999; i++) pace.tick(); // the 1% boundary is at 10,000
-    expect(now).not.toHaveBeenCalled();
+    expect(reads()).toBe(0);
     pace.tick();
-    expect(now).toHaveBeenCalledTimes(1);
+    expect(reads()).toBe(1);
   } finally {
-    now.mockRestore();
+    wall.mockRestore();
+    monotonic.mockRestore();
   }
   await pace.finish();
 });

@@ -70,3 +70,29 @@ test("a deadline later than the armed timer waits for its own time", async () =>
   await jest.advanceTimersByTimeAsync(1);
   expect(await second).toBeInstanceOf(TimeoutError);
 });
+
+test("a wall clock stepped back does not stretch a timeout (monotonic time)", async () => {
+  const deadlines = new Deadlines();
+  const raced = deadlines.race(pending<void>().promise, 100, "A write", "writeTimeout");
+  const error = raced.catch((e: unknown) => e);
+  await jest.advanceTimersByTimeAsync(50);
+  jest.setSystemTime(Date.now() - 10_000);
+  await jest.advanceTimersByTimeAsync(50);
+  expect(await error).toBeInstanceOf(TimeoutError);
+});
+
+test("a delay past setTimeout's longest waits in steps instead of firing at once, again and again", async () => {
+  const deadlines = new Deadlines();
+  const arm = jest.spyOn(global, "setTimeout");
+  let expired = false;
+  void deadlines
+    .race(pending<void>().promise, 3e9, "A write", "writeTimeout")
+    .catch(() => (expired = true));
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(expired).toBe(false);
+  expect(arm).toHaveBeenCalledTimes(1);
+  expect(arm.mock.calls[0]?.[1]).toBe(2_147_483_647);
+  await jest.advanceTimersByTimeAsync(3e9);
+  expect(expired).toBe(true);
+  arm.mockRestore();
+});

@@ -56,3 +56,11 @@ test("IsoDay writes what toISOString() writes, across days, years and the edges"
   const wrong = times.filter((ms) => formatted(day, ms) !== reference(ms));
   expect(wrong).toEqual([]);
 });
+
+test("a fraction after a whole time of the same day is truncated as toISOString() does", () => {
+  const day = new IsoDay();
+  expect(day.format(1000)).toBe(new Date(1000).toISOString());
+  expect(day.format(1500.5)).toBe(new Date(1500.5).toISOString());
+  expect(day.format(1_780_000_000_000)).toBe(new Date(1_780_000_000_000).toISOString());
+  expect(day.format(1_780_000_000_123.9)).toBe(new Date(1_780_000_000_123.9).toISOString());
+});
