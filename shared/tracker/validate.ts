@@ -76,7 +76,9 @@ export function encodeMeta(value: unknown): string {
       `Expected \`meta\` to be JSON-serialisable: ${(error as Error).message}`,
     );
   }
-  if (Buffer.byteLength(text) > MAX_META_BYTES) {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short text needs no counting
+  // (setMeta() is on the way from a worker's update to its watchers).
+  if (text.length * 3 > MAX_META_BYTES && Buffer.byteLength(text) > MAX_META_BYTES) {
     throw new InvalidArgumentError(
       `Expected \`meta\` to be at most ${MAX_META_BYTES} bytes as JSON, got ${Buffer.byteLength(text)}`,
     );
