@@ -229,7 +229,7 @@ export interface BuildInput {
 
 /** A prebuilt write: the value, the state to store with it and what the tracker learns. */
 export interface Built {
-  /** The base it was built on: the script checks its state's bytes and length. */
+  /** The base it was built on: the script compares its state text and value length. */
   on: BuildBase;
   value: string;
   /** The state's text, stored with the value. */
