@@ -13,7 +13,7 @@
  * Times are monotonic (performance.now()), as a timer's own delay is: a wall
  * clock stepped back by NTP must not stretch a timeout.
  */
-import { TimeoutError } from "../errors/timeout-error";
+import { timeoutError } from "./timing";
 
 /** setTimeout's longest delay; a longer one fires after 1 ms. */
 export const MAX_TIMER_DELAY = 2_147_483_647;
@@ -43,12 +43,7 @@ export class Deadlines {
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
         at: performance.now() + ms,
-        expire: () =>
-          reject(
-            new TimeoutError(
-              `${what} did not complete within ${ms} ms (see the \`${option}\` option)`,
-            ),
-          ),
+        expire: () => reject(timeoutError(what, ms, option)),
       };
       this.#add(pending);
       promise.then(

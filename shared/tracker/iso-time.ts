@@ -7,7 +7,7 @@
 
 const DAY_MS = 86_400_000;
 /** 9999-12-31T23:59:59.999Z: past it, toISOString() writes six-digit years. */
-const LAST_MS = 253402300799999;
+export const LAST_ISO_MS = 253402300799999;
 
 const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
 const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
@@ -23,7 +23,7 @@ export class IsoDay {
     if (!Number.isInteger(ms)) return new Date(ms).toISOString();
     let offset = ms - this.#start;
     if (!(offset >= 0 && offset < DAY_MS)) {
-      if (ms < 0 || ms > LAST_MS) return new Date(ms).toISOString();
+      if (ms < 0 || ms > LAST_ISO_MS) return new Date(ms).toISOString();
       this.#start = ms - (ms % DAY_MS);
       this.#prefix = new Date(this.#start).toISOString().slice(0, 11);
       offset = ms - this.#start;

@@ -8,7 +8,7 @@
  * clients share.
  */
 
-import { IsoDay } from "./iso-time";
+import { IsoDay, LAST_ISO_MS } from "./iso-time";
 
 /** state.lua's version: a state of any other version is never built on. */
 export const STATE_VERSION = 8;
@@ -165,9 +165,6 @@ const META_MARK = ',"meta":';
 /** The days of the last writes' times and ETAs (an ETA often falls on another day). */
 const updatedDay = new IsoDay();
 const etaDay = new IsoDay();
-
-/** 9999-12-31T23:59:59.999Z: the last instant both ISO formatters write alike. */
-const LAST_ISO_MS = 253402300799999;
 
 /**
  * The base a full-path write's reply gives (its state and tail, see

@@ -426,10 +426,15 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     if (this.#percent !== before) this.#scheduleWrite();
   }
 
+  /** ms until `period` has passed since the latest write (≤ 0: it has). */
+  #untilDue(period: number): number {
+    return this.#lastWriteAt + period - performance.now();
+  }
+
   /** Writes now if `interval` has passed since the last write, else arms the trailing write. */
   #scheduleWrite(): void {
     if (this.#status !== "running") return;
-    const wait = this.#lastWriteAt + this.#interval - performance.now();
+    const wait = this.#untilDue(this.#interval);
     if (wait <= 0) {
       this.#background();
       return;
@@ -452,7 +457,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #onTrailing(): void {
     this.#trailing = undefined;
     if (!this.#changed || this.#status !== "running") return;
-    const wait = this.#lastWriteAt + this.#interval - performance.now();
+    const wait = this.#untilDue(this.#interval);
     if (wait > 0) this.#armTrailing(wait);
     else this.#background();
   }
@@ -706,7 +711,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #onBeat(): void {
     this.#beat = undefined;
     if (this.#status !== "running") return;
-    const wait = this.#lastWriteAt + this.#heartbeat - performance.now();
+    const wait = this.#untilDue(this.#heartbeat);
     if (wait > 0) this.#armHeartbeat(wait);
     else this.#background();
   }

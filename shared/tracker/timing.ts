@@ -1,6 +1,13 @@
 /** Small promise helpers for the write path. */
 import { TimeoutError } from "../errors/timeout-error";
 
+/** The error of a timeout; the message names `option`, the setting that gave `ms`. */
+export function timeoutError(what: string, ms: number, option: string): TimeoutError {
+  return new TimeoutError(
+    `${what} did not complete within ${ms} ms (see the \`${option}\` option)`,
+  );
+}
+
 /**
  * Rejects with a TimeoutError when `promise` has not settled within `ms`; the
  * message names `option`, the setting that gave `ms`, so users know what to change.
@@ -13,9 +20,7 @@ export function withTimeout<T>(
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(
-        new TimeoutError(`${what} did not complete within ${ms} ms (see the \`${option}\` option)`),
-      );
+      reject(timeoutError(what, ms, option));
     }, ms);
     promise.then(
       (value) => {
