@@ -135,6 +135,26 @@ export function luaNumberText(x: number): string {
   return sign + trimFraction(text);
 }
 
+/** Rates from this many items per second up to RATE_TO are shown to 6 decimals. */
+const RATE_FROM = 1e-4;
+const RATE_TO = 1e8;
+
+/**
+ * The `rate` a value shows: rounded to 6 decimals from 1e-4 to 1e8 items per
+ * second, as write-6.lua's shown_rate() rounds it (the same double operations,
+ * so the same double). Such a number has at most 14 significant digits, so
+ * JavaScript's text for it is printf's "%.14g" too: no formatting of our own on
+ * a prebuilt write. (The ETA is computed from the rate before rounding.)
+ */
+export function shownRate(rate: number): number {
+  return rate >= RATE_FROM && rate < RATE_TO ? Math.floor(rate * 1e6 + 0.5) / 1e6 : rate;
+}
+
+/** A shown rate's text, as cjson writes it in the full path. */
+export function rateText(shown: number): string {
+  return shown >= RATE_FROM && shown <= RATE_TO ? String(shown) : luaNumberText(shown);
+}
+
 /**
  * A number as cjson writes it in the full path ("%.14g"): whole numbers below
  * 10^14 as their digits, which is what counts and totals almost always are.
@@ -274,10 +294,11 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   }
   const total = input.total;
   const percent = total > 0 ? Math.max(0, Math.min(100, Math.floor((count * 100) / total))) : 100;
-  const rate = emaDn !== null && emaDt !== null && emaDt > 0 ? (emaDn * 1000) / emaDt : null;
+  const exact = emaDn !== null && emaDt !== null && emaDt > 0 ? (emaDn * 1000) / emaDt : null;
   let eta = -1;
   if (count >= total) eta = now;
-  else if (rate !== null && rate > 0) eta = now + Math.ceil(((total - count) / rate) * 1000);
+  else if (exact !== null && exact > 0) eta = now + Math.ceil(((total - count) / exact) * 1000);
+  const rate = exact === null ? null : shownRate(exact);
   // toISOString() writes years past 9999 otherwise than Lua's iso(), and
   // throws past 275760: a stalled job's ETA drifts there.
   if (now < 0 || now > LAST_ISO_MS || eta > LAST_ISO_MS) return null;
@@ -291,7 +312,7 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
     `,"percent":${percent}` +
     `,"status":"running","updated_at":"${updatedDay.format(now)}","finished_at":null` +
     `,"estimated_finished_at":${eta >= 0 ? `"${etaDay.format(eta)}"` : "null"}` +
-    (rate !== null ? `,"rate":${jsonNumber(rate)}` : "") +
+    (rate !== null ? `,"rate":${rateText(rate)}` : "") +
     (errors !== 0 ? `,"error_count":${jsonNumber(errors)}` : "") +
     `,"heartbeat":${jsonNumber(input.heartbeat)},"retention":${jsonNumber(input.retention)}`;
   const value = head + base.fixed + suffix;

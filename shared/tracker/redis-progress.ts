@@ -36,7 +36,7 @@ import {
   type RedisProgressOptions,
   type ScopeOptions,
 } from "./options";
-import { publishCommand, runScript } from "./scripts";
+import { publishCommand, runScript, sendPing, sendScript } from "./scripts";
 import { Deadlines, timerDelay } from "./deadlines";
 import { delay } from "./timing";
 import {
@@ -602,19 +602,19 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     // first, the worker its answer ~0.1 ms later, which nothing waits for.
     // One more command (still one round trip); not on a cluster, whose
     // commands go to several nodes' sockets.
+    const keys = [this.#keys.hash, this.#keys.expiry, this.#writers];
     let command: Promise<unknown>;
-    stream?.cork();
-    try {
-      if (stream !== undefined) this.#conn.client.ping().catch(() => {});
-      command = runScript(
-        this.#conn.client,
-        "write",
-        [this.#keys.hash, this.#keys.expiry, this.#writers],
-        args,
-        { buffers: true },
-      );
-    } finally {
-      stream?.uncork();
+    if (stream === undefined) {
+      command = runScript(this.#conn.client, "write", keys, args, { buffers: true });
+    } else {
+      const client = this.#conn.client as Redis;
+      stream.cork();
+      try {
+        sendPing(client);
+        command = sendScript(client, "write", keys, args);
+      } finally {
+        stream.uncork();
+      }
     }
     const settled = command.then(
       () => {},

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Cluster, Redis } from "ioredis";
+import { Command, type Cluster, type Redis } from "ioredis";
 
 export type RedisClient = Redis | Cluster;
 
@@ -33,6 +33,8 @@ interface Source {
   /** ioredis's variant of `name` that replies with bytes (kept: no concatenation per call). */
   bufferName: string;
   lua: string;
+  /** The script's SHA-1, as EVALSHA takes it. */
+  sha: string;
 }
 const sources = new Map<ScriptName, Source>();
 
@@ -57,9 +59,9 @@ function source(script: ScriptName): Source {
   let entry = sources.get(script);
   if (entry === undefined) {
     const lua = assemble(SPECS[script].file);
-    const sha = createHash("sha1").update(lua).digest("hex").slice(0, 10);
-    const name = `redisProgress_${script}_${sha}`;
-    entry = { name, bufferName: `${name}Buffer`, lua };
+    const sha = createHash("sha1").update(lua).digest("hex");
+    const name = `redisProgress_${script}_${sha.slice(0, 10)}`;
+    entry = { name, bufferName: `${name}Buffer`, lua, sha };
     sources.set(script, entry);
   }
   return entry;
@@ -91,6 +93,42 @@ export function runScript(
     if (call === undefined) throw new Error(`defineCommand did not register ${variant}`);
   }
   return call.call(client, ...keys, ...args);
+}
+
+/**
+ * Sends one of our scripts as a bare EVALSHA on a standalone connection,
+ * replying with bytes: what `runScript(…, { buffers: true })` sends, without
+ * ioredis's command function and Script around it (argument copies, a closure
+ * and a promise chain per call). On a worker writing a few times a second that
+ * code runs cold each time, and it cost the update more than the tracker's own
+ * work (bench/README.md). A NOSCRIPT reply (a restarted or flushed Redis) runs
+ * the script again through `runScript`, which loads it.
+ */
+export function sendScript(
+  client: Redis,
+  script: ScriptName,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
+  const { sha } = source(script);
+  const keyPrefix = client.options.keyPrefix;
+  const command = new Command(
+    "evalsha",
+    [sha, String(SPECS[script].numberOfKeys), ...keys, ...args],
+    keyPrefix ? { replyEncoding: null, keyPrefix } : { replyEncoding: null },
+  );
+  client.sendCommand(command);
+  return (command.promise as Promise<unknown>).catch((error: unknown) => {
+    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+    return runScript(client, script, keys, args, { buffers: true });
+  });
+}
+
+/** Sends a PING whose answer nobody needs (see the tracker's write); never rejects. */
+export function sendPing(client: Redis): void {
+  const ping = new Command("ping");
+  client.sendCommand(ping);
+  (ping.promise as Promise<unknown>).catch(() => {});
 }
 
 /** The publish command the scripts use for this client. */

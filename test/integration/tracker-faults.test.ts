@@ -28,6 +28,25 @@ test("SCRIPT FLUSH between writes is survived (NOSCRIPT recovered)", async () =>
   expect(job?.seq).toBeGreaterThanOrEqual(5);
 });
 
+test("a connection with ioredis's keyPrefix: writes land under the prefixed keys, as ioredis prefixes a script's", async () => {
+  const client = redis.client({ keyPrefix: "app:" });
+  const pace = await RedisProgress.start({ redis: client, scope: "prefixed", total: 10 });
+  pace.tick(4);
+  await pace.flush();
+  pace.tick(1);
+  await pace.flush();
+  const plain = redis.client();
+  const keys = await plain.keys("*prefixed*");
+  expect(keys.length).toBeGreaterThan(0);
+  expect(keys.every((key) => key.startsWith("app:"))).toBe(true);
+  expect(await RedisProgress.find({ redis: client, scope: "prefixed", id: pace.id })).toMatchObject(
+    { count: 5, seq: pace.seq },
+  );
+  await pace.finish();
+  plain.disconnect();
+  client.disconnect();
+});
+
 test("Redis killed mid-job and restarted: the tracker keeps counting and the job ends at 100% with finished_at", async () => {
   const client = redis.client({ maxRetriesPerRequest: 1 });
   const pace = await RedisProgress.start({

@@ -235,6 +235,38 @@ test("a prebuilt value is byte for byte, and its state number for number, what t
   expect(await raw("job-1")).toContain('"rate":');
 });
 
+test("rates from a few items a day to billions a second are shown alike both ways", async () => {
+  const t0 = Date.UTC(2026, 10, 29, 8);
+  const steps: Step[] = [[0, 0, 10 ** 6, "", t0]];
+  let now = t0;
+  let count = 0;
+  // Ordinary rates, then none: the EMA decays by 0.7 a write, through 1e-4
+  // items/s (the end of rounding to 6 decimals) down to about 1e-7. One item
+  // left, so that the ETA stays before the year 9999 (else: the full path).
+  for (let i = 0; i < 12; i++) steps.push([(count += 7 + i), 0, 10 ** 6, "", (now += 977)]);
+  for (let i = 0; i < 45; i++) steps.push([count, 0, count + 1, "", (now += 1_000)]);
+  // A billion items a millisecond: a rate past 1e8, shown with every digit.
+  steps.push([(count += 10 ** 9), 0, 10 ** 13, "", (now += 1)]);
+  steps.push([(count += 3 * 10 ** 9), 0, 10 ** 13, "", (now += 3)]);
+  const prebuilt = await writeBothWays("job-rates", steps);
+  // All but the first, and those whose housekeeping was due (once a minute).
+  expect(prebuilt).toBeGreaterThanOrEqual(steps.length - 3);
+  const shown: number[] = [];
+  for (const step of steps) {
+    await scriptWrite(scopeKeys(DEFAULT_PREFIX, "sweep"), "job-rates", step, null);
+    const value = JSON.parse(
+      (await client.hget(scopeKeys(DEFAULT_PREFIX, "sweep").hash, "job-rates")) ?? "{}",
+    ) as JobValue;
+    if (value.rate !== undefined) shown.push(value.rate);
+  }
+  expect(Math.min(...shown)).toBeLessThan(1e-4);
+  expect(Math.max(...shown)).toBeGreaterThan(1e8);
+  expect(shown.some((r) => r > 1 && r < 100 && !Number.isInteger(r))).toBe(true);
+  for (const rate of shown) {
+    if (rate >= 1e-4 && rate < 1e8) expect(Math.round(rate * 1e6) / 1e6).toBe(rate);
+  }
+});
+
 test("an ETA past the year 9999 and a clock that went back take the full path, with the same bytes", async () => {
   const t0 = Date.UTC(2026, 10, 28, 12);
   const steps: Step[] = [

@@ -6,9 +6,12 @@
  */
 import {
   baseFromReply,
+  luaNumberText,
   packState,
   prebuild,
+  rateText,
   readState,
+  shownRate,
   STATE_VERSION,
   type BuildInput,
   type JobState,
@@ -87,7 +90,10 @@ test("a prebuilt write applies the tracker's delta since its last write, with it
   expect(value).toMatchObject({ seq: 42, count: 130, percent: 13, error_count: 2, meta: { a: 1 } });
   expect(value.updated_at).toBe(new Date(input.now).toISOString());
   // The EMA: 0.3 * 10 + 0.7 * 10 items over 0.3 * 2000 + 0.7 * 1000 ms.
-  expect(built.rate).toBeCloseTo((10 * 1000) / 1300, 12);
+  expect(built.rate).toBe(7.692308);
+  // The ETA comes from the rate before it was rounded for showing.
+  const left = 1000 - built.state.count;
+  expect(built.eta).toBe(input.now + Math.ceil((left / ((10 * 1000) / 1300)) * 1000));
   expect(readState(built.text)).toEqual(built.state);
 
   const withMeta = prebuild(base, { ...input, meta: '{"b":[1,2.50]}' });
@@ -105,4 +111,35 @@ test("no prebuilt write on a state with another token, when housekeeping is due 
   expect(prebuild(base, { ...input, now: state.refreshedMs - 1 })).toBeNull();
   // An ETA past the year 9999: toISOString() would write it otherwise than Lua.
   expect(prebuild(base, { ...input, total: 1e18 })).toBeNull();
+});
+
+test("a shown rate's own text is printf's %.14g (luaNumberText, checked against Lua), from 1e-4 to 1e8", () => {
+  const rates = [
+    1e-4,
+    1e-4 * (1 - 2 ** -52),
+    0.000149999,
+    0.00015,
+    1 / 3,
+    2 / 3,
+    7.6923076923076925,
+    12.0000005,
+    12.0000004999,
+    99999999.9999995,
+    99999999.9999994,
+    1e8 * (1 - 2 ** -53),
+    1e8,
+    1.5e8,
+    ...Array.from({ length: 2000 }, (_, i) => Math.exp(i / 80 - 10) * (1 + i / 1009)),
+  ];
+  for (const rate of rates) {
+    const shown = shownRate(rate);
+    expect(rateText(shown)).toBe(luaNumberText(shown));
+    if (rate >= 1e-4 && rate < 1e8) {
+      // Half a millionth, plus the rounding of rate × 10^6 itself.
+      expect(Math.abs(shown - rate)).toBeLessThanOrEqual(5e-7 + rate * 2 ** -50);
+      expect(rateText(shown)).toBe(String(shown));
+    } else {
+      expect(shown).toBe(rate);
+    }
+  }
 });

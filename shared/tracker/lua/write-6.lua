@@ -149,6 +149,14 @@ local function smooth(dn, dt)
   end
 end
 
+-- The rate a value shows: 6 decimals from 1e-4 to 1e8 items per second, where
+-- such a number's "%.14g" is every digit it has (prebuilt.ts's shownRate()
+-- rounds the same way and writes it with JavaScript's own number text).
+local function shown_rate(rate)
+  if rate and rate >= 1e-4 and rate < 1e8 then return math.floor(rate * 1e6 + 0.5) / 1e6 end
+  return rate
+end
+
 -- A job's percent (0..100, 100 when total <= 0), smoothed rate (items per
 -- second, nil until known) and ETA (ms, now once count reaches total, -1 when
 -- unknown) from its count, total and the EMA.
@@ -162,7 +170,7 @@ local function measures(count, total)
   elseif rate and rate > 0 then
     eta = now + math.ceil((total - count) / rate * 1000)
   end
-  return percent, rate, eta
+  return percent, shown_rate(rate), eta
 end
 
 --#include lib.lua
