@@ -20,6 +20,7 @@ import { SCALES, type Scale } from "./lib/scale";
 import { benchMemory } from "./memory";
 import { benchRedisWork } from "./redis-work";
 import { benchTick } from "./tick";
+import { benchWriterCost } from "./writer-cost";
 
 interface Context {
   redis: TestRedis;
@@ -33,6 +34,7 @@ const BENCHES: Record<string, Bench> = {
   ],
   redis: async (ctx) => [await benchRedisWork(ctx)],
   instructions: async (ctx) => [await benchInstructions(ctx)],
+  writer: async (ctx) => [await benchWriterCost(ctx)],
   latency: benchLatency,
   fanout: benchFanout,
   memory: benchMemory,

@@ -14,6 +14,7 @@ const TITLES = [
   "tick() cost",
   "Redis work per flushed update",
   "Redis instructions per update",
+  "Writer's share",
   "End-to-end latency",
   "Fan-out ramp",
   "Fan-out capacity",

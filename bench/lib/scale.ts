@@ -14,6 +14,8 @@ export interface Scale {
   redisRounds: number;
   /** Updates per variant counted by callgrind (valgrind runs Redis about 50 times slower). */
   instructionWrites: number;
+  /** Writes per path and condition in the writer's-share bench, after 20 warm-up writes. */
+  writerCost: { writes: number };
   latency: {
     /** Client counts of the spread scenario. */
     clients: number[];
@@ -60,6 +62,7 @@ export const SCALES: Record<ScaleName, Scale> = {
     redisWrites: 50,
     redisRounds: 2,
     instructionWrites: 20,
+    writerCost: { writes: 20 },
     latency: {
       clients: [10],
       clientsPerScope: 2,
@@ -81,6 +84,7 @@ export const SCALES: Record<ScaleName, Scale> = {
     redisWrites: 3000,
     redisRounds: 10,
     instructionWrites: 300,
+    writerCost: { writes: 300 },
     latency: {
       clients: [100, 300],
       clientsPerScope: 5,
@@ -107,6 +111,7 @@ export const SCALES: Record<ScaleName, Scale> = {
     redisWrites: 16_000,
     redisRounds: 40,
     instructionWrites: 1000,
+    writerCost: { writes: 1500 },
     latency: {
       clients: [100, 1000],
       clientsPerScope: 5,
