@@ -102,6 +102,7 @@ function row(
         );
   const arrival = medianOf(phases.map((p) => p.arrivals?.arrival.p50 ?? NaN));
   const handling = medianOf(phases.map((p) => p.arrivals?.handling.p50 ?? NaN));
+  const firstWrite = medianOf(phases.map((p) => p.arrivals?.firstWrite.p50 ?? NaN));
   return [
     scenario.label,
     NAMES[kind],
@@ -112,6 +113,7 @@ function row(
     latency.max,
     ratio === null ? null : `${Math.round(ratio * 100)}%`,
     arrival,
+    firstWrite === null ? null : firstWrite * 1000,
     handling === null ? null : handling * 1000,
     medianOf(phases.map((p) => p.redisUsPerUpdate ?? NaN)),
     `${((values / Math.max(1, sent * perUpdate)) * 100).toFixed(0)}%`,
@@ -193,6 +195,7 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
         "max",
         "p50 vs BullMQ (median of per-round ratios)",
         "→ server p50",
+        "server → first client write p50 µs",
         "server handling p50 µs",
         "Redis µs per update",
         "values received / sent×watchers",
@@ -210,6 +213,8 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
           "Latency = receive time in the load generator minus the stamp the writer put in the " +
           "update (CLOCK_MONOTONIC, shared by the processes of this machine), per job value " +
           "received. '→ server' is the same measure taken when the server gets the update from Redis; " +
+          "'server → first client write' the time from there to the server's first socket write " +
+          "for it (net.Socket _write/_writev, patched in the server process); " +
           "'server handling' the server's synchronous work per update (parse, merge, emit to the " +
           "room's sockets). 'Redis µs per update' is the scripts' time (the commands they run " +
           "included) plus the BullMQ reader's XREADs, from INFO commandstats over the phase: at " +
