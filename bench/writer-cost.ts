@@ -11,47 +11,13 @@
  * run); here both libraries write in one process, taking turns write by
  * write, so the machine's state is the same for both.
  */
-import net from "node:net";
 import type { Redis } from "ioredis";
 import type { TestRedis } from "../test/helpers/redis-server";
 import { median, percentile, type Cell, type Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
+import { FirstWrite } from "./lib/first-write";
 import { nowUs } from "./lib/stats";
 import { BullWriters, TrackerWriters, type Writers } from "./lib/writers";
-
-/** Records the time of the first socket write after `arm()`. */
-class FirstWrite {
-  #armed = false;
-  at = Number.NaN;
-  readonly #restore: () => void;
-
-  constructor() {
-    const proto = net.Socket.prototype as unknown as Record<string, unknown>;
-    const originals = { _write: proto._write, _writev: proto._writev };
-    for (const name of ["_write", "_writev"] as const) {
-      const original = originals[name] as (...args: unknown[]) => unknown;
-      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the patched method's own `this` is the socket
-      const self = this;
-      proto[name] = function (this: net.Socket, ...args: unknown[]) {
-        if (self.#armed) {
-          self.#armed = false;
-          self.at = nowUs();
-        }
-        return original.apply(this, args);
-      };
-    }
-    this.#restore = () => Object.assign(proto, originals);
-  }
-
-  arm(): void {
-    this.#armed = true;
-    this.at = Number.NaN;
-  }
-
-  restore(): void {
-    this.#restore();
-  }
-}
 
 interface Path {
   label: string;

@@ -4,7 +4,7 @@
  * own work), and how long the server's synchronous handling took (parsing,
  * merging, the socket.io emit that writes to every socket of the room).
  */
-import net from "node:net";
+import { FirstWrite } from "./first-write";
 import { nowUs, Samples, type Summary } from "./stats";
 
 export interface ArrivalSummary {
@@ -28,30 +28,8 @@ export class Arrivals {
   readonly #arrival = new Samples(1_000_000);
   readonly #handling = new Samples(1_000_000);
   readonly #firstWrite = new Samples(1_000_000);
-  /** nowUs() at which the message being handled arrived, until its first socket write. */
-  #handlingSince: number | null = null;
-
-  /**
-   * Patches net.Socket's `_write` and `_writev` (in this server process only)
-   * to time the first write of each handled message: the update on its way to
-   * the first client of the room. (A relay whose emit ran later, in another
-   * tick, would show none; both servers emit synchronously.)
-   */
-  constructor() {
-    const proto = net.Socket.prototype as unknown as Record<string, unknown>;
-    for (const name of ["_write", "_writev"]) {
-      const original = proto[name] as (...args: unknown[]) => unknown;
-      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the patched method's own `this` is the socket
-      const arrivals = this;
-      proto[name] = function (this: net.Socket, ...args: unknown[]) {
-        if (arrivals.#handlingSince !== null) {
-          arrivals.#firstWrite.push(nowUs() - arrivals.#handlingSince);
-          arrivals.#handlingSince = null;
-        }
-        return original.apply(this, args);
-      };
-    }
-  }
+  /** The server's first socket write while it handles a message (this process only). */
+  readonly #first = new FirstWrite();
 
   /** Wraps a message handler: times its arrival (from the stamp) and its run. */
   wrap<A extends unknown[]>(
@@ -62,12 +40,14 @@ export class Arrivals {
       const start = nowUs();
       const t = stamp(...args);
       if (t !== undefined) this.#arrival.push(start - t);
-      this.#handlingSince = start;
+      this.#first.arm();
       try {
         handler(...args);
       } finally {
-        this.#handlingSince = null;
+        this.#first.disarm();
       }
+      // Both servers emit synchronously: a write in another tick is not this update's.
+      if (!Number.isNaN(this.#first.at)) this.#firstWrite.push(this.#first.at - start);
       this.#handling.push(nowUs() - start);
     };
   }

@@ -1,0 +1,47 @@
+/**
+ * Times the first socket write after a moment: net.Socket's `_write` and
+ * `_writev` (what `write` and a corked socket's `uncork` end in) are patched
+ * in this process until `restore()`.
+ */
+import net from "node:net";
+import { nowUs } from "./stats";
+
+export class FirstWrite {
+  #armed = false;
+  /** nowUs() of the first write since `arm()`, NaN until there is one. */
+  at = Number.NaN;
+  readonly #restore: () => void;
+
+  constructor() {
+    const proto = net.Socket.prototype as unknown as Record<string, unknown>;
+    const originals = { _write: proto._write, _writev: proto._writev };
+    for (const name of ["_write", "_writev"] as const) {
+      const original = originals[name] as (...args: unknown[]) => unknown;
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the patched method's own `this` is the socket
+      const self = this;
+      proto[name] = function (this: net.Socket, ...args: unknown[]) {
+        if (self.#armed) {
+          self.#armed = false;
+          self.at = nowUs();
+        }
+        return original.apply(this, args);
+      };
+    }
+    this.#restore = () => Object.assign(proto, originals);
+  }
+
+  /** Starts waiting for the next write. */
+  arm(): void {
+    this.#armed = true;
+    this.at = Number.NaN;
+  }
+
+  /** Stops waiting (a write after this is not timed). */
+  disarm(): void {
+    this.#armed = false;
+  }
+
+  restore(): void {
+    this.#restore();
+  }
+}
