@@ -24,6 +24,14 @@ test("a date is taken exactly when Date.parse takes it, whether or not it has to
     "0000-01-01T00:00:00.000Z",
     "9999-12-31T23:59:59.999Z",
     "2026-02-31T00:00:00.000Z", // Date.parse rolls it over: taken
+    "2026-02-29T00:00:00.000Z",
+    "2024-02-29T00:00:00.000Z",
+    "1900-02-29T00:00:00.000Z",
+    "2000-02-29T00:00:00.000Z",
+    "2026-04-31T00:00:00.000Z",
+    "2026-11-29T23:59:59.999Z",
+    "2026-11-30T00:00:00.000Z",
+    "2026-12-31T00:00:00.000Z",
     "2026-12-31T24:00:00.000Z", // midnight as 24:00: taken
     "2026-12-31T24:00:00.001Z",
     "2026-13-01T00:00:00.000Z",
@@ -56,4 +64,24 @@ test("a date is taken exactly when Date.parse takes it, whether or not it has to
   );
   expect(wrong).toEqual([]);
   expect(asJobValue(job)).not.toBeNull();
+});
+
+test("every real calendar day takes the fast path: no Date.parse for toISOString()'s own text", () => {
+  const parse = jest.spyOn(Date, "parse");
+  try {
+    const days: string[] = [];
+    for (let t = Date.UTC(2023, 0, 1); t < Date.UTC(2025, 0, 1); t += 86_400_000 + 3_599_999) {
+      days.push(new Date(t).toISOString());
+    }
+    days.push("2000-02-29T12:00:00.000Z", "9999-12-31T23:59:59.999Z");
+    for (const date of days) {
+      expect(asJobValue({ ...job, updated_at: date, finished_at: date })).not.toBeNull();
+    }
+    expect(parse).not.toHaveBeenCalled();
+    // A day its month does not have still goes to Date.parse.
+    asJobValue({ ...job, updated_at: "2026-02-29T00:00:00.000Z" });
+    expect(parse).toHaveBeenCalledTimes(1);
+  } finally {
+    parse.mockRestore();
+  }
 });
