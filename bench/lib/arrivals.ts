@@ -38,17 +38,19 @@ export class Arrivals {
   ) {
     return (...args: A): void => {
       const start = nowUs();
-      const t = stamp(...args);
-      if (t !== undefined) this.#arrival.push(start - t);
       this.#first.arm();
       try {
         handler(...args);
       } finally {
         this.#first.disarm();
       }
+      this.#handling.push(nowUs() - start);
+      // The stamp is read after the handler: finding it in the message is the
+      // bench's work, not the server's, and must not delay the update.
+      const t = stamp(...args);
+      if (t !== undefined) this.#arrival.push(start - t);
       // Both servers emit synchronously: a write in another tick is not this update's.
       if (!Number.isNaN(this.#first.at)) this.#firstWrite.push(this.#first.at - start);
-      this.#handling.push(nowUs() - start);
     };
   }
 
