@@ -8,11 +8,16 @@
  */
 import * as parser from "socket.io-parser";
 
-const texts = new WeakMap<object, string>();
+/**
+ * Where a payload carries its JSON text: a symbol key, which JSON.stringify
+ * and socket.io's walk for binary data (for…in) both skip. (A WeakMap from
+ * payload to text cost an insertion and a lookup in its table per update.)
+ */
+const JSON_TEXT = Symbol("jsonText");
 
 /** Tells the encoder that `payload` serializes to `text` (which must be its exact JSON). */
 export function withJsonText<T extends object>(payload: T, text: string): T {
-  texts.set(payload, text);
+  (payload as T & { [JSON_TEXT]?: string })[JSON_TEXT] = text;
   return payload;
 }
 
@@ -28,8 +33,8 @@ class Encoder extends parser.Encoder {
       typeof data[1] === "object" &&
       data[1] !== null
     ) {
-      const text = texts.get(data[1] as object);
-      if (text !== undefined) {
+      const text = (data[1] as { [JSON_TEXT]?: unknown })[JSON_TEXT];
+      if (typeof text === "string") {
         const nsp = packet.nsp && packet.nsp !== "/" ? `${packet.nsp},` : "";
         return [`${parser.PacketType.EVENT}${nsp}[${JSON.stringify(data[0])},${text}]`];
       }

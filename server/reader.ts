@@ -69,7 +69,10 @@ export function parseMessage(message: string): ParsedMessage {
   const patch: JobPatch = emptyMap();
   let garbage = 0;
   let size = 0;
-  for (const [id, raw] of Object.entries(jobs as Record<string, unknown>)) {
+  // for…in: JSON.parse makes plain objects, whose keys are all their own.
+  const entries = jobs as Record<string, unknown>;
+  for (const id in entries) {
+    const raw = entries[id];
     if (raw === null) {
       patch[id] = null;
       size += 1;
