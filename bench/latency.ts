@@ -6,8 +6,12 @@
  *
  * Scenarios, each run for our gateway and for the BullMQ way
  * (updateProgress → QueueEvents → socket.io emit to a room) with the same load;
- * both paths' clients stay connected and the two take turns in short rounds
- * (ABBA), so that a busy moment on the machine weighs on both alike:
+ * the BullMQ way twice: with the progress data a minimal app sends (scope,
+ * percent, stamp: about 90 bytes per event) and with the job record ours sends
+ * (percent, count, rate, ETA, dates: about 440 bytes), which its clients take
+ * longer to parse. All paths' clients stay connected and the paths take turns
+ * in short rounds (ABBA), so that a busy moment on the machine weighs on all
+ * alike:
  * - spread: N clients, N / clientsPerScope scopes, updates round-robin over the
  *   scopes at a steady rate, so that the gateway's coalescing window (50 ms)
  *   rarely holds one back;
@@ -22,7 +26,8 @@ import { median, type Cell, type Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
 import { Samples } from "./lib/stats";
 import { BENCH_SECRET, LoadGen, ServerProc, openAll, type ServerKind } from "./lib/servers";
-import { BullWriters, TrackerWriters, type Writers } from "./lib/writers";
+import { FirstWrite } from "./lib/first-write";
+import { BullWriters, TimedWriters, TrackerWriters, type Writers } from "./lib/writers";
 
 interface Scenario {
   label: string;
@@ -34,16 +39,28 @@ interface Scenario {
 
 const QUEUE = "bench-latency";
 
+/** A way updates go: our gateway, or the BullMQ relay with a minimal payload or our job record. */
+type PathKind = "gateway" | "bullmq" | "bullmqRecord";
+const PATHS = ["gateway", "bullmq", "bullmqRecord"] as const;
+const SERVER_OF: Record<PathKind, "gateway" | "bullmq"> = {
+  gateway: "gateway",
+  bullmq: "bullmq",
+  bullmqRecord: "bullmq",
+};
+
 async function writersFor(
-  kind: ServerKind,
+  kind: PathKind,
   redis: TestRedis,
   client: Redis,
   scenario: Scenario,
+  first: FirstWrite,
 ): Promise<Writers> {
   const options = { scopes: scenario.scopes, jobsPerScope: scenario.jobsPerScope };
-  return kind === "gateway"
-    ? TrackerWriters.create(client, options)
-    : BullWriters.create(redis.url, QUEUE, options);
+  const writers =
+    kind === "gateway"
+      ? await TrackerWriters.create(client, options)
+      : await BullWriters.create(redis.url, QUEUE, { ...options, record: kind === "bullmqRecord" });
+  return new TimedWriters(writers, first);
 }
 
 function scenarios(scale: Scale): Scenario[] {
@@ -68,10 +85,10 @@ function scenarios(scale: Scale): Scenario[] {
   return list;
 }
 
-const NAMES: Record<ServerKind, string> = {
+const NAMES: Record<PathKind, string> = {
   gateway: "redis-progress gateway",
   bullmq: "BullMQ: updateProgress → QueueEvents → emit",
-  bare: "bare socket.io",
+  bullmqRecord: "the same BullMQ path, sending our job record",
 };
 
 /** The median of the rounds that have the figure (null: none has). */
@@ -83,7 +100,7 @@ function medianOf(values: number[]): number | null {
 /** One table row from a path's rounds; `other` is BullMQ's rounds, run alongside. */
 function row(
   scenario: Scenario,
-  kind: "gateway" | "bullmq",
+  kind: PathKind,
   phases: PhaseResult[],
   other: PhaseResult[],
   errors: number,
@@ -101,8 +118,11 @@ function row(
           phases.map((p, r) => p.client.latency.p50 / (other[r]?.client.latency.p50 ?? NaN)),
         );
   const arrival = medianOf(phases.map((p) => p.arrivals?.arrival.p50 ?? NaN));
+  const writerShare = medianOf(phases.map((p) => p.writerShare?.p50 ?? NaN));
+  const toData = medianOf(phases.map((p) => p.arrivals?.toData.p50 ?? NaN));
   const handling = medianOf(phases.map((p) => p.arrivals?.handling.p50 ?? NaN));
   const firstWrite = medianOf(phases.map((p) => p.arrivals?.firstWrite.p50 ?? NaN));
+  const fromData = medianOf(phases.map((p) => p.arrivals?.fromData.p50 ?? NaN));
   return [
     scenario.label,
     NAMES[kind],
@@ -112,8 +132,11 @@ function row(
     latency.p99,
     latency.max,
     ratio === null ? null : `${Math.round(ratio * 100)}%`,
+    writerShare === null ? null : writerShare * 1000,
+    toData === null ? null : toData * 1000,
     arrival,
     firstWrite === null ? null : firstWrite * 1000,
+    fromData === null ? null : fromData * 1000,
     handling === null ? null : handling * 1000,
     medianOf(phases.map((p) => p.redisUsPerUpdate ?? NaN)),
     `${((values / Math.max(1, sent * perUpdate)) * 100).toFixed(0)}%`,
@@ -130,19 +153,25 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
   const loadgen = await LoadGen.start();
   const servers: Partial<Record<ServerKind, ServerProc>> = {};
   const writerClient = new Redis(redis.url);
+  const first = new FirstWrite();
   const rows: Cell[][] = [];
   try {
     servers.gateway = await ServerProc.start("gateway", { redisUrl: redis.url });
     servers.bullmq = await ServerProc.start("bullmq", { redisUrl: redis.url, queue: QUEUE });
     for (const scenario of scenarios(scale)) {
-      const kinds = ["gateway", "bullmq"] as const;
       const writers = {
-        gateway: await writersFor("gateway", redis, writerClient, scenario),
-        bullmq: await writersFor("bullmq", redis, writerClient, scenario),
+        gateway: await writersFor("gateway", redis, writerClient, scenario, first),
+        bullmq: await writersFor("bullmq", redis, writerClient, scenario, first),
+        bullmqRecord: await writersFor("bullmqRecord", redis, writerClient, scenario, first),
       };
-      const phases: Record<(typeof kinds)[number], PhaseResult[]> = { gateway: [], bullmq: [] };
+      const phases: Record<PathKind, PhaseResult[]> = {
+        gateway: [],
+        bullmq: [],
+        bullmqRecord: [],
+      };
       try {
-        for (const kind of kinds) {
+        // The two BullMQ paths share the relay and its clients (they take turns).
+        for (const kind of ["gateway", "bullmq"] as const) {
           await openAll(loadgen, {
             url: (servers[kind] as ServerProc).url,
             count: scenario.clients,
@@ -151,13 +180,12 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
           });
         }
         for (let round = 0; round < rounds; round++) {
-          const order =
-            round % 2 === 0 ? kinds : ([...kinds].reverse() as (typeof kinds)[number][]);
+          const order = round % 2 === 0 ? PATHS : [...PATHS].reverse();
           for (const kind of order) {
             phases[kind].push(
               await runPhase({
                 source: { writers: writers[kind] },
-                server: servers[kind] as ServerProc,
+                server: servers[SERVER_OF[kind]] as ServerProc,
                 loadgen,
                 rate: scenario.rate,
                 seconds: scale.latency.seconds / rounds,
@@ -169,15 +197,16 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
             );
           }
         }
-        for (const kind of kinds) {
+        for (const kind of PATHS) {
           rows.push(row(scenario, kind, phases[kind], phases.bullmq, writers[kind].errors));
         }
       } finally {
         await loadgen.close();
-        await Promise.all(kinds.map((kind) => writers[kind].close()));
+        await Promise.all(PATHS.map((kind) => writers[kind].close()));
       }
     }
   } finally {
+    first.restore();
     writerClient.disconnect();
     await Promise.all(Object.values(servers).map((s) => s.stop()));
     await loadgen.stop();
@@ -194,8 +223,11 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
         "p99",
         "max",
         "p50 vs BullMQ (median of per-round ratios)",
-        "→ server p50",
+        "writer: call → socket write p50 µs",
+        "→ server's Redis socket p50 µs",
+        "→ server's handler p50 (ms)",
         "server → first client write p50 µs",
+        "Redis bytes in → first client write p50 µs",
         "server handling p50 µs",
         "Redis µs per update",
         "values received / sent×watchers",
@@ -207,18 +239,25 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
       rows,
       notes: [
         `${scale.latency.seconds} s recorded per row, in ${scale.latency.rounds} rounds taking ` +
-          "turns with the other path (ABBA, both paths' clients connected throughout), after " +
+          "turns with the other paths (ABBA, all paths' clients connected throughout), after " +
           `${scale.latency.warmup} s of warm-up (${Math.min(0.3, scale.latency.warmup)} s before each later round); ` +
           "p50/p99/max are over all rounds' samples, the other columns the median round. " +
           "Latency = receive time in the load generator minus the stamp the writer put in the " +
           "update (CLOCK_MONOTONIC, shared by the processes of this machine), per job value " +
-          "received. '→ server' is the same measure taken when the server gets the update from Redis; " +
-          "'server → first client write' the time from there to the server's first socket write " +
-          "for it (net.Socket _write/_writev, patched in the server process); " +
+          "received. 'writer: call → socket write' is the writer's own share (its first socket write " +
+          "after the call, net.Socket patched in the writer's process); '→ server's Redis socket' the " +
+          "stamp to the `data` event that brought the update to the server; '→ server's handler' the " +
+          "stamp to the server's handler for it (ours is called once ioredis has parsed the message, " +
+          "the relay's once QueueEvents has, JSON.parse included); " +
+          "'server → first client write' the time from that handler to the server's first socket write " +
+          "for it (net.Socket _write/_writev, patched in the server process); 'Redis bytes in → " +
+          "first client write' the same end from the `data` event that brought the update's bytes " +
+          "(before ioredis parses them, and for the relay before QueueEvents and its JSON.parse): " +
+          "the one server figure that starts at the same point for both; " +
           "'server handling' the server's synchronous work per update (parse, merge, emit to the " +
           "room's sockets). 'Redis µs per update' is the scripts' time (the commands they run " +
           "included) plus the BullMQ reader's XREADs, from INFO commandstats over the phase: at " +
-          "these rates Redis's caches are cold between updates. Three processes (writer + Redis, server, clients) share 2 cores with other " +
+          "these rates Redis's caches are cold between updates. Four processes (writer, Redis, server, clients) share 2 cores with other " +
           "work on the machine. A hot-scope row below 100% received means values were coalesced " +
           "(superseded by a newer one of the same job before the window closed). " +
           "Targets: p50 ≤ 2 ms, p99 ≤ 10 ms at 1,000 clients, below the BullMQ path.",

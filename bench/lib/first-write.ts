@@ -45,3 +45,32 @@ export class FirstWrite {
     this.#restore();
   }
 }
+
+/**
+ * The time of the latest `data` event of any socket in this process
+ * (net.Socket's `emit` is patched until `restore()`): in a server, when the
+ * bytes of the update it is handling came in from Redis, before any parsing.
+ */
+export class LastData {
+  /** nowUs() of the latest data event, NaN before the first. */
+  at = Number.NaN;
+  readonly #restore: () => void;
+
+  constructor() {
+    const proto = net.Socket.prototype;
+    const emit = proto.emit as (this: net.Socket, ...args: unknown[]) => boolean;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the patched method's own `this` is the socket
+    const self = this;
+    proto.emit = function (this: net.Socket, ...args: unknown[]) {
+      if (args[0] === "data") self.at = nowUs();
+      return emit.apply(this, args);
+    } as typeof proto.emit;
+    this.#restore = () => {
+      proto.emit = emit;
+    };
+  }
+
+  restore(): void {
+    this.#restore();
+  }
+}

@@ -4,9 +4,9 @@ import type { RecordResult } from "../procs/loadgen";
 import type { ArrivalSummary } from "./arrivals";
 import { pace } from "./pace";
 import type { LoadGen, ServerProc } from "./servers";
-import type { Meter } from "./stats";
+import type { Meter, Summary } from "./stats";
 import { commandStats } from "./wire";
-import type { Writers } from "./writers";
+import { TimedWriters, type Writers } from "./writers";
 
 export interface PhaseResult {
   /** Updates sent and the rate achieved. */
@@ -24,6 +24,8 @@ export interface PhaseResult {
    * this phase's rate, so with the caches as cold as that rate leaves them.
    */
   redisUsPerUpdate?: number;
+  /** The writer's call → its socket write, when the source's writers are timed. */
+  writerShare?: Summary;
 }
 
 /** Commands whose time is the update path's: scripts (inner commands included) and XREADs. */
@@ -59,6 +61,9 @@ export async function runPhase(options: {
   await sleep(100);
   const traced = server.kind !== "bare";
   if (traced) await server.arrivals();
+  const timed =
+    "writers" in source && source.writers instanceof TimedWriters ? source.writers : null;
+  timed?.samples.clear();
   await options.redis?.config("RESETSTAT");
   await server.meter(true);
   await loadgen.startRecording();
@@ -77,6 +82,7 @@ export async function runPhase(options: {
   }
   return {
     redisUsPerUpdate,
+    writerShare: timed?.samples.summary(),
     sent: sent.issued,
     rate: sent.rate,
     client,

@@ -7,7 +7,8 @@
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { RedisProgress } from "../../shared/tracker/redis-progress";
-import { nowUs } from "./stats";
+import type { FirstWrite } from "./first-write";
+import { nowUs, Samples } from "./stats";
 
 export interface Writers {
   /** Sends update number `i` (round-robin over the jobs). */
@@ -114,16 +115,19 @@ export class BullWriters implements Writers {
   readonly #queue: Queue;
   readonly #jobs: { job: Job; scope: string }[];
   readonly #inFlight = new InFlight();
+  readonly #record: boolean;
+  readonly #startedAt = Date.now();
 
-  private constructor(queue: Queue, jobs: { job: Job; scope: string }[]) {
+  private constructor(queue: Queue, jobs: { job: Job; scope: string }[], record: boolean) {
     this.#queue = queue;
     this.#jobs = jobs;
+    this.#record = record;
   }
 
   static async create(
     redisUrl: string,
     queueName: string,
-    options: WritersOptions,
+    options: WritersOptions & { record?: boolean },
   ): Promise<BullWriters> {
     const url = new URL(redisUrl);
     const queue = new Queue(queueName, {
@@ -135,7 +139,7 @@ export class BullWriters implements Writers {
         jobs.push({ job: await queue.add("bench", { scope }), scope });
       }
     }
-    return new BullWriters(queue, jobs);
+    return new BullWriters(queue, jobs, options.record === true);
   }
 
   get errors(): number {
@@ -144,7 +148,14 @@ export class BullWriters implements Writers {
 
   write(i: number): void {
     const { job, scope } = this.#jobs[i % this.#jobs.length] as { job: Job; scope: string };
-    this.#inFlight.add(job.updateProgress({ scope, percent: i % 100, t: nowUs() }));
+    if (!this.#record) {
+      this.#inFlight.add(job.updateProgress({ scope, percent: i % 100, t: nowUs() }));
+      return;
+    }
+    const t = nowUs();
+    this.#inFlight.add(
+      job.updateProgress(progressRecord(job.id ?? "", scope, i, this.#startedAt, t)),
+    );
   }
 
   settle(): Promise<void> {
@@ -154,5 +165,87 @@ export class BullWriters implements Writers {
   async close(): Promise<void> {
     await this.settle();
     await this.#queue.close();
+  }
+}
+
+/**
+ * What a BullMQ application would pass to `updateProgress` to show what our
+ * job value shows ("94%, about 1 min left"): the fields of the gateway's value
+ * with their magnitudes, the rate and the ETA computed in the worker, the
+ * stamp in `meta.t`, and the scope the relay routes by.
+ */
+function progressRecord(
+  id: string,
+  scope: string,
+  i: number,
+  startedAt: number,
+  t: number,
+): Record<string, unknown> {
+  const now = Date.now();
+  const count = i + 1;
+  const total = 1_000_000;
+  const rate = (count * 1000) / Math.max(1, now - startedAt);
+  return {
+    scope,
+    seq: count,
+    count,
+    total,
+    percent: Math.floor((count * 100) / total),
+    status: "running",
+    updated_at: new Date(now).toISOString(),
+    finished_at: null,
+    estimated_finished_at: new Date(now + Math.ceil(((total - count) / rate) * 1000)).toISOString(),
+    rate: Math.round(rate * 1e6) / 1e6,
+    heartbeat: 3_600_000,
+    retention: 86_400_000,
+    id,
+    started_at: new Date(startedAt).toISOString(),
+    meta: { t },
+  };
+}
+
+/**
+ * Times each write of `inner` from its call to the first socket write after it
+ * (the writer's share of the update's latency), through a `FirstWrite` shared
+ * by every instance of the process. A write is read at the next call or at
+ * `settle()`: BullMQ's reaches the socket a microtask after the call returns.
+ */
+export class TimedWriters implements Writers {
+  readonly #inner: Writers;
+  readonly #first: FirstWrite;
+  #stamp = Number.NaN;
+  /** Call → first socket write, µs. */
+  readonly samples = new Samples();
+
+  constructor(inner: Writers, first: FirstWrite) {
+    this.#inner = inner;
+    this.#first = first;
+  }
+
+  get errors(): number {
+    return this.#inner.errors;
+  }
+
+  write(i: number): void {
+    this.#take();
+    this.#first.arm();
+    this.#stamp = nowUs();
+    this.#inner.write(i);
+  }
+
+  async settle(): Promise<void> {
+    await this.#inner.settle();
+    this.#take();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  #take(): void {
+    if (!Number.isNaN(this.#stamp) && !Number.isNaN(this.#first.at)) {
+      this.samples.push(this.#first.at - this.#stamp);
+    }
+    this.#stamp = Number.NaN;
   }
 }

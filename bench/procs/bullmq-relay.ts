@@ -53,7 +53,10 @@ async function main(): Promise<void> {
   events.on(
     "progress",
     arrivals.wrap(
-      ({ data }: { data: unknown }) => (data as { t?: number }).t,
+      ({ data }: { data: unknown }) => {
+        const d = data as { t?: number; meta?: { t?: number } };
+        return d.t ?? d.meta?.t;
+      },
       ({ jobId, data }: { jobId: string; data: unknown }) => {
         const scope = (data as { scope?: unknown }).scope;
         if (typeof scope !== "string") return;
