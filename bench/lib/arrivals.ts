@@ -81,8 +81,10 @@ export class Arrivals {
       fromData: this.#fromData.summary(),
     };
     this.#arrival.clear();
+    this.#toData.clear();
     this.#handling.clear();
     this.#firstWrite.clear();
+    this.#fromData.clear();
     return summary;
   }
 }
