@@ -21,6 +21,8 @@ const MAX_P99_MS = 100;
 const MAX_LAG_MS = 50;
 /** A step that delivers less than this share of what it asked for has fallen behind. */
 const MIN_DELIVERED = 0.9;
+/** Ramp pairs after the first start at this share of the first pair's lower capacity. */
+const START_SHARE = 0.75;
 
 interface RampResult {
   name: string;
@@ -29,6 +31,8 @@ interface RampResult {
   /** Whether the ramp ended on a failure (false: every step held, capacity is a lower bound). */
   limited: boolean;
   why: string;
+  /** The ramp's first step (a ramp that failed it is below it). */
+  first: number;
 }
 
 type Kind = "gateway" | "bare";
@@ -58,8 +62,20 @@ async function rampPair(
   pair: number,
 ): Promise<Record<Kind, RampResult>> {
   const ramps: Record<Kind, RampResult> = {
-    gateway: { name: NAMES.gateway, capacity: null, limited: false, why: "every step held" },
-    bare: { name: NAMES.bare, capacity: null, limited: false, why: "every step held" },
+    gateway: {
+      name: NAMES.gateway,
+      capacity: null,
+      limited: false,
+      why: "every step held",
+      first: steps[0] ?? 0,
+    },
+    bare: {
+      name: NAMES.bare,
+      capacity: null,
+      limited: false,
+      why: "every step held",
+      first: steps[0] ?? 0,
+    },
   };
   for (const [index, asked] of steps.entries()) {
     const order = index % 2 === 0 ? KINDS : ([...KINDS].reverse() as Kind[]);
@@ -119,9 +135,9 @@ async function rampPair(
   return ramps;
 }
 
-/** A capacity as shown: "≥ n" when every step held (a lower bound). */
+/** A capacity as shown: "≥ n" when every step held (a lower bound), "< n" when the first failed. */
 function shown(ramp: RampResult): string | number | null {
-  if (ramp.capacity === null) return null;
+  if (ramp.capacity === null) return `< ${ramp.first.toLocaleString("en-US")}`;
   return ramp.limited ? ramp.capacity : `≥ ${ramp.capacity.toLocaleString("en-US")}`;
 }
 
@@ -163,9 +179,14 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
       const ramps = await rampPair(ctx, steps.slice(from), pair);
       pairs.push(ramps);
       if (pair === 1) {
-        // Later pairs skip the steps far below where the first one ended.
+        // Later pairs skip the steps far below where the first one ended, but
+        // start low enough to hold a few steps: starting two steps below its
+        // limit, a later pair often failed its first step (no figure at all).
         const lower = Math.min(...KINDS.map((k) => ramps[k].capacity ?? 0));
-        from = Math.max(0, steps.findIndex((step) => step >= lower) - 2);
+        from = Math.max(
+          0,
+          steps.findIndex((step) => step >= lower * START_SHARE),
+        );
       }
     }
   } finally {
@@ -175,11 +196,13 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
     writerClient.disconnect();
     await loadgen.stop();
   }
-  // Each pair's gateway capacity against its bare one; "≥" (every step held) counts as the figure.
-  const ratioOf = (p: Record<Kind, RampResult>) =>
-    p.gateway.capacity !== null && p.bare.capacity !== null
-      ? p.gateway.capacity / p.bare.capacity
-      : null;
+  // Each pair's gateway capacity against its bare one; "≥" (every step held)
+  // counts as the figure. A ramp that failed its first step: a gateway's counts
+  // as 0 (the worst case), a bare server's as that step (the gateway held more).
+  const ratioOf = (p: Record<Kind, RampResult>): number | null => {
+    if (p.gateway.capacity === null) return p.bare.capacity === null ? null : 0;
+    return p.gateway.capacity / (p.bare.capacity ?? p.bare.first);
+  };
   const ratios = pairs.map(ratioOf).filter((r): r is number => r !== null);
   const ratio = ratios.length === 0 ? null : median(ratios);
   const percent = (r: number | null) => (r === null ? null : `${Math.round(r * 100)}%`);
@@ -230,7 +253,7 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
           "generator holds both sets) and the two ramps take turns step by step, in ABBA order, " +
           "so that a busy moment on the machine weighs on both alike; a ramp that ended stops " +
           `while the other goes on. ${repeats} pair${repeats === 1 ? "" : "s"} of ramps; each ` +
-          "pair after the first starts two steps below the lower capacity of the first. The " +
+          `pair after the first starts at the first step from ${START_SHARE * 100}% of the lower capacity of the first. The ` +
           "gateway sends a scope at most one event per 50 ms coalescing window, so it cannot " +
           `deliver more than 20 × ${clients.toLocaleString("en-US")} events per second here; ` +
           "the steps stay well below that (jitter brings updates inside a window near it).",
@@ -252,7 +275,8 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
           `than ${MIN_DELIVERED * 100}% of the asked deliveries arriving; the figure is the last ` +
           "step that held (≥: every step held); a failed step is run a second time before the " +
           "ramp ends (the cores are shared with other work). The median row's ratio is the " +
-          "median of the pairs' ratios. Target: ≥ 80% of the bare server.",
+          "median of the pairs' ratios; a gateway ramp that failed its first step counts as 0, " +
+          "a bare one as that step. Target: ≥ 80% of the bare server.",
       ],
     },
   ];

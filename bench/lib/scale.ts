@@ -54,8 +54,8 @@ export interface Scale {
     /** Deliveries per second asked of each step, ascending; the ramp stops at the first failed step. */
     steps: number[];
     /**
-     * Ramp pairs run (clients stay connected); each later one starts two steps
-     * below the lower capacity of the first. The capacity ratio is the median
+     * Ramp pairs run (clients stay connected); each later one starts at 75% of
+     * the lower capacity of the first. The capacity ratio is the median
      * of the pairs' ratios: a single hiccup of the shared machine ends a ramp.
      */
     repeats: number;
