@@ -1,7 +1,8 @@
 /**
- * Times the first socket write after a moment: net.Socket's `_write` and
- * `_writev` (what `write` and a corked socket's `uncork` end in) are patched
- * in this process until `restore()`.
+ * Socket times in this process, by patching net.Socket until `restore()`:
+ * `FirstWrite`, the first socket write after a moment (`_write` and `_writev`,
+ * what `write` and a corked socket's `uncork` end in), and `LastData`, the
+ * latest `data` event (bytes read, before anyone parses them).
  */
 import net from "node:net";
 import { nowUs } from "./stats";
