@@ -16,34 +16,26 @@ import type { TestRedis } from "../test/helpers/redis-server";
 import { median, percentile, type Cell, type Table } from "./lib/report";
 import type { Scale } from "./lib/scale";
 import { FirstWrite } from "./lib/first-write";
-import { nowUs } from "./lib/stats";
-import { BullWriters, TrackerWriters, type Writers } from "./lib/writers";
+import { BullWriters, TimedWriters, TrackerWriters } from "./lib/writers";
 
 interface Path {
   label: string;
-  writers: Writers;
-  samples: number[];
+  timed: TimedWriters;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Writes `writes` times per path in turns, each awaited; the first 20 of each warm up. */
 async function measure(paths: Path[], writes: number, gapMs: number): Promise<void> {
-  const first = new FirstWrite();
-  try {
-    for (let i = 0; i < writes; i++) {
-      // ABBA: neither path always goes first after a gap.
-      const order = i % 2 === 0 ? paths : [...paths].reverse();
-      for (const path of order) {
-        if (gapMs > 0) await sleep(gapMs);
-        first.arm();
-        const stamp = nowUs();
-        path.writers.write(i);
-        await path.writers.settle();
-        if (i >= 20) path.samples.push(first.at - stamp);
-      }
+  for (let i = 0; i < writes; i++) {
+    // ABBA: neither path always goes first after a gap.
+    const order = i % 2 === 0 ? paths : [...paths].reverse();
+    for (const path of order) {
+      if (gapMs > 0) await sleep(gapMs);
+      path.timed.write(i);
+      await path.timed.settle();
+      if (i === 19) path.timed.samples.clear();
     }
-  } finally {
-    first.restore();
   }
 }
 
@@ -54,30 +46,37 @@ export async function benchWriterCost(ctx: { redis: TestRedis; scale: Scale }): 
   const ours = await TrackerWriters.create(client, { scopes, jobsPerScope: 1 });
   const bull = await BullWriters.create(redis.url, "writer-cost", { scopes, jobsPerScope: 1 });
   const rows: Cell[][] = [];
+  const first = new FirstWrite();
   try {
     for (const [condition, gapMs] of [
       ["2 ms idle before each write", 2],
       ["back to back", 0],
     ] as const) {
       const paths: Path[] = [
-        { label: "redis-progress: tick(), setMeta(), flush()", writers: ours, samples: [] },
-        { label: "BullMQ job.updateProgress()", writers: bull, samples: [] },
+        {
+          label: "redis-progress: tick(), setMeta(), flush()",
+          timed: new TimedWriters(ours, first),
+        },
+        { label: "BullMQ job.updateProgress()", timed: new TimedWriters(bull, first) },
       ];
       await measure(paths, scale.writerCost.writes + 20, gapMs);
-      const base = median(paths[1]?.samples ?? []);
-      for (const path of paths) {
-        const p50 = median(path.samples);
+      const samples = paths.map((path) => Array.from(path.timed.samples.values()));
+      const base = median(samples[1] ?? []);
+      for (const [k, path] of paths.entries()) {
+        const values = samples[k] ?? [];
+        const p50 = median(values);
         rows.push([
           condition,
           path.label,
-          path.samples.length,
+          values.length,
           p50,
-          percentile(path.samples, 90),
+          percentile(values, 90),
           `${Math.round((p50 / base) * 100)}%`,
         ]);
       }
     }
   } finally {
+    first.restore();
     await ours.close();
     await bull.close();
     client.disconnect();
