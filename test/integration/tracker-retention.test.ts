@@ -111,3 +111,51 @@ test("a scope nobody writes to vanishes after retention (key TTL)", async () => 
     },
   );
 });
+
+test("a job with a short retention never shortens the scope's TTL: a longer-kept job stays", async () => {
+  const kept = await RedisProgress.start({
+    redis: client,
+    scope: "mixed",
+    total: 1,
+    id: "kept",
+    retention: 3_600_000,
+  });
+  await kept.finish();
+  const hashTtl = () => client.pttl("resque:pace:mixed");
+  const expiryTtl = () => client.pttl("resque:pace:mixed:#exp");
+  expect(await hashTtl()).toBeGreaterThan(3_600_000);
+  const brief = await RedisProgress.start({
+    redis: client,
+    scope: "mixed",
+    total: 1,
+    id: "brief",
+    retention: 200,
+    heartbeat: 50,
+  });
+  await brief.finish();
+  // Before the fix the brief job's housekeeping set both keys to 240 ms.
+  expect(await hashTtl()).toBeGreaterThan(3_500_000);
+  expect(await expiryTtl()).toBeGreaterThan(3_500_000);
+  // The brief job itself still goes after its own retention, by its expiry score.
+  const writer = await RedisProgress.start({
+    redis: client,
+    scope: "mixed",
+    total: 10,
+    interval: 1,
+    retention: 5000,
+    heartbeat: 1000,
+  });
+  await waitFor(
+    async () => {
+      writer.tick();
+      await writer.flush();
+      return (await client.hexists("resque:pace:mixed", "brief")) === 0;
+    },
+    { what: "the brief job to be pruned" },
+  );
+  expect((await RedisProgress.find({ redis: client, scope: "mixed", id: "kept" }))?.status).toBe(
+    "completed",
+  );
+  await writer.finish();
+  expect(await hashTtl()).toBeGreaterThan(3_500_000);
+});

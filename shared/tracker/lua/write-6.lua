@@ -65,7 +65,9 @@
   and last write, and at most every slack = min(60 s, retention / 10) per job
   in between, it also prunes expired jobs, schedules this job's pruning at
   now + retention (+ slack while running) and sets the keys' TTL to
-  retention + 2 * slack: housekeeping need not run on every write.
+  retention + 2 * slack (the scope's two shared keys only ever longer: other
+  jobs of the scope may keep theirs longer): housekeeping need not run on
+  every write.
   When the job is missing (Redis restarted, evicted, flushed) it is recreated
   from the tracker's view: count = own count, seq = last seen + 1.
 
@@ -175,6 +177,16 @@ end
 
 --#include lib.lua
 
+-- The scope hash and its expiry set hold every job of the scope, and each job's
+-- tracker has its own `retention`: a write only ever lengthens their TTL, or a
+-- job kept for minutes would take a finished one kept for a day with it when
+-- the key expired. (PEXPIRE's GT flag would not do: it counts a key without a
+-- TTL as never expiring, so a new hash would get none.)
+local function extend_ttl(key, ttl)
+  local left = redis.call('PTTL', key)
+  if left == -1 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', key, ttl) end
+end
+
 -- Schedules the job's pruning and sets the keys' TTLs (see the header). After
 -- the writers hash is written: a PEXPIRE before its first HSET would do nothing.
 local function housekeep(running)
@@ -183,8 +195,9 @@ local function housekeep(running)
   local keep = retention
   if running then keep = retention + slack end
   redis.call('ZADD', expiry, now + keep, id)
-  redis.call('PEXPIRE', hash, retention + 2 * slack)
-  redis.call('PEXPIRE', expiry, retention + 2 * slack)
+  extend_ttl(hash, retention + 2 * slack)
+  extend_ttl(expiry, retention + 2 * slack)
+  -- The writers hash is this job's alone.
   redis.call('PEXPIRE', writers, retention + 2 * slack)
 end
 
