@@ -61,7 +61,9 @@ export function parseScope(input: unknown): string[] {
     }
     raw = input.split(":");
   } else if (Array.isArray(input)) {
-    raw = input;
+    // Array.from reads holes as undefined (map() would skip them and join()
+    // would make them empty parts), so `[, "user"]` is refused below.
+    raw = Array.from(input as unknown[]);
   } else {
     throw new InvalidScopeError(
       `Expected a scope string or array of parts, got ${describe(input)}`,

@@ -32,7 +32,11 @@ export interface RedisProgressOptions extends ScopeOptions {
   id?: string;
   /** A human-readable name shown by dashboards. */
   name?: string;
-  /** Any JSON object stored with the job, verbatim (at most 16 KB as JSON). */
+  /**
+   * Any JSON object stored with the job, verbatim: at most 16 KB as JSON and
+   * 100 levels of nesting, strings of well-formed Unicode (no lone surrogate),
+   * so that Redis's JSON decoder reads it back.
+   */
   meta?: JsonObject;
   /**
    * Minimum time between two progress writes, in ms.
@@ -98,7 +102,7 @@ export interface ChildOptions {
   name?: string;
   /** @default a random UUID v4 */
   id?: string;
-  /** Any JSON object stored with the child. */
+  /** Any JSON object stored with the child (limits as the tracker's `meta`). */
   meta?: JsonObject;
 }
 

@@ -1,5 +1,11 @@
 import type { Redis } from "ioredis";
-import { InvalidArgumentError, InvalidScopeError, RedisProgress } from "../../shared";
+import {
+  InvalidArgumentError,
+  InvalidScopeError,
+  RedisProgress,
+  type JsonObject,
+  type JsonValue,
+} from "../../shared";
 import { monitorCommands, type CommandLog } from "../helpers/monitor";
 import { TestRedis } from "../helpers/redis-server";
 
@@ -19,6 +25,12 @@ afterAll(async () => {
 });
 
 const base = { scope: "user:1", total: 10 };
+/** `{ a: { a: ... 1 } }` with `levels` objects. */
+function deep(levels: number): JsonObject {
+  let v: JsonValue = 1;
+  for (let i = 0; i < levels; i++) v = { a: v };
+  return v as JsonObject;
+}
 const badOptions: [string, Record<string, unknown>, new (...args: never[]) => Error][] = [
   ["negative total", { total: -1 }, InvalidArgumentError],
   ["NaN total", { total: Number.NaN }, InvalidArgumentError],
@@ -43,6 +55,11 @@ const badOptions: [string, Record<string, unknown>, new (...args: never[]) => Er
   ["bad prefix", { prefix: "a b" }, InvalidArgumentError],
   ["meta not an object", { meta: [1, 2] }, InvalidArgumentError],
   ["meta too big", { meta: { blob: "x".repeat(20_000) } }, InvalidArgumentError],
+  ["meta with a lone surrogate", { meta: { s: "\ud800" } }, InvalidArgumentError],
+  ["meta 101 levels deep", { meta: deep(101) }, InvalidArgumentError],
+  ["meta that serialises to a string", { meta: new Date(0) }, InvalidArgumentError],
+  // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+  ["scope array with a hole", { scope: [, "user"] }, InvalidScopeError],
   ["zero interval", { interval: 0 }, InvalidArgumentError],
   ["heartbeat above retention", { heartbeat: 2000, retention: 1000 }, RangeError],
 ];
@@ -97,4 +114,20 @@ test("queries reject bad scopes and ids before any command", async () => {
   ).rejects.toThrow(InvalidScopeError);
   await log.sync();
   expect(log.commands.slice(before)).toEqual([]);
+});
+
+test("the deepest meta allowed goes through the write script's full path: shared counts stay exact", async () => {
+  const meta = deep(100);
+  const a = await RedisProgress.start({ redis: client, scope: "deep", total: 100, meta });
+  const b = await RedisProgress.start({ redis: client, scope: "deep", total: 100, id: a.id });
+  a.tick(10);
+  await a.flush();
+  b.tick(5);
+  await b.flush();
+  a.tick(1);
+  await a.flush();
+  const job = await RedisProgress.find({ redis: client, scope: "deep", id: a.id });
+  expect(job?.count).toBe(16);
+  expect(JSON.stringify(job?.meta)).toBe(JSON.stringify(meta));
+  await Promise.all([a.finish(), b.finish()]);
 });

@@ -23,6 +23,13 @@ describe("scope grammar", () => {
     expect(formatScope(["user", -1])).toBe("user:-1");
   });
 
+  test("an array with holes is refused, not read as empty parts", () => {
+    // eslint-disable-next-line no-sparse-arrays -- the holes are the point
+    expect(() => formatScope([, "user"])).toThrow(InvalidScopeError);
+    expect(() => formatScope(new Array(3))).toThrow(InvalidScopeError);
+    expect(isValidScope(["user", , "1"])).toBe(false); // eslint-disable-line no-sparse-arrays
+  });
+
   test("accepts exactly 8 parts and 256 characters", () => {
     expect(formatScope(new Array(8).fill("a"))).toBe("a:a:a:a:a:a:a:a");
     const long = ["a".repeat(128), "b".repeat(127)].join(":");
