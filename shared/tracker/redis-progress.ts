@@ -524,6 +524,21 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       throw error;
     } finally {
       attempt.abandoned = true;
+      this.#rearm();
+    }
+  }
+
+  /**
+   * A write given up while an older command was still in the connection (a
+   * frozen server) never reached the re-arming in #command: without this the
+   * job would get no heartbeat (its readers would see it stalled) and a change
+   * held back by `interval` would wait for the next call, however long.
+   */
+  #rearm(): void {
+    if (this.#status !== "running") return;
+    this.#armHeartbeat();
+    if (this.#changed && this.#trailing === undefined) {
+      this.#armTrailing(this.#untilDue(this.#interval));
     }
   }
 
