@@ -118,6 +118,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   readonly #retention: number;
   readonly #timeout: number;
   readonly #writeTimeout: number;
+  /** start() failed and dropped this tracker: no write goes out any more. */
+  #dropped = false;
   readonly #startedAt = new Date().toISOString();
   /** What `child()` passes on. */
   readonly #redisOption: RedisOption | undefined;
@@ -225,7 +227,12 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** Constructs a tracker and resolves once its 0% marker is stored. */
   static async start(options: RedisProgressOptions): Promise<RedisProgress> {
     const pace = new RedisProgress(options);
-    await pace.ready;
+    try {
+      await pace.ready;
+    } catch (error) {
+      pace.#abandon();
+      throw error;
+    }
     return pace;
   }
 
@@ -555,6 +562,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
       // Timed out while waiting: a later write carries the state instead.
       if (attempt.abandoned) return null;
     }
+    if (this.#dropped) return null;
     const now = Date.now();
     this.#lastWriteAt = performance.now();
     this.#changed = false;
@@ -736,6 +744,25 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     clearTimeout(this.#beat);
     this.#trailing = undefined;
     this.#beat = undefined;
+  }
+
+  /**
+   * start() failed, so nobody holds this tracker: it stops writing and lets its
+   * connection go. Without this it kept reconnecting (the process could not
+   * exit) and, once Redis was back, heartbeated a job its caller was told had
+   * not started, so that the job never even looked stalled.
+   */
+  #abandon(): void {
+    if (this.#ended !== null) return;
+    this.#dropped = true;
+    this.#status = "canceled";
+    this.#nextBoundary = Infinity;
+    this.#stopTimers();
+    const pending = this.#queued ?? this.#inFlight ?? Promise.resolve();
+    this.#ended = pending.then(
+      () => this.#conn.release(),
+      () => this.#conn.release(),
+    );
   }
 
   #end(status: JobStatus): Promise<void> {
