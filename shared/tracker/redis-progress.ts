@@ -369,8 +369,13 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     this.#scheduleWrite();
   }
 
-  /** Writes the current state now; resolves when stored, rejects with a TimeoutError after `timeout`. */
+  /**
+   * Writes the current state now; resolves when stored, rejects with a
+   * TimeoutError after `timeout`. Once the job has ended, the end call's write
+   * holds the final state: flush() waits for that one.
+   */
   flush(): Promise<void> {
+    if (this.#ended !== null) return this.#ended;
     return this.#persist("flush()");
   }
 

@@ -128,6 +128,18 @@ test("fail() stores status failed with the error message", async () => {
   ).toBe("failed");
 });
 
+test("flush() after the job ended waits for the final write, even once a URL connection is let go", async () => {
+  const pace = await RedisProgress.start({ redis: redis.url, scope: "user:3421", total: 10 });
+  pace.tick(10);
+  const ended = pace.finish();
+  await expect(pace.flush()).resolves.toBeUndefined();
+  await ended;
+  // The tracker was the URL connection's only user, which is closed by now.
+  await expect(pace.flush()).resolves.toBeUndefined();
+  const job = await RedisProgress.find({ redis: client, scope: "user:3421", id: pace.id });
+  expect(job).toMatchObject({ status: "completed", count: 10 });
+});
+
 test("queries return Date objects; remove deletes and publishes null", async () => {
   const a = await RedisProgress.start({ redis: client, scope: "user:3421", total: 1, id: "job-a" });
   const b = await RedisProgress.start({ redis: client, scope: "user:3421", total: 1, id: "job-b" });
