@@ -185,8 +185,8 @@ export class Gateway {
         this.logger.warn({ connection: name }, error.message);
       },
     );
-    this.#redis.on("error", (error: Error) => this.#onRedisError(error, "command"));
-    this.#redis.on("ready", () => this.#onRedisReady("command"));
+    this.#redis.on("error", this.#onCommandError);
+    this.#redis.on("ready", this.#onCommandReady);
     this.#subscriber.on("error", (error) => this.#onRedisError(error, "pubsub"));
     this.#subscriber.on("reconnected", () =>
       this.logger.info("pub/sub connection restored: resubscribing and re-reading every scope"),
@@ -394,8 +394,14 @@ export class Gateway {
     await this.#subscriptions.close();
     await this.#subscriber.close();
     if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
+    // A caller's client outlives this gateway: it must not keep it reachable.
+    this.#redis.off("error", this.#onCommandError);
+    this.#redis.off("ready", this.#onCommandReady);
     this.metrics.close();
   }
+
+  readonly #onCommandError = (error: Error) => this.#onRedisError(error, "command");
+  readonly #onCommandReady = () => this.#onRedisReady("command");
 
   async #jobs(scope: string): Promise<JobMap> {
     const held = this.#subscriptions.jobs(scope);

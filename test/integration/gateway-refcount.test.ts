@@ -3,7 +3,8 @@
  * UNSUBSCRIBE when the last one leaves (by unsubscribe or by disconnect), and
  * no leak after thousands of joins and leaves.
  */
-import { TestGateway, subscribe, unsubscribe, waitFor } from "../helpers/gateway";
+import { createGateway } from "../../server";
+import { TEST_SECRET, TestGateway, subscribe, unsubscribe, waitFor } from "../helpers/gateway";
 
 let tg: TestGateway;
 
@@ -121,4 +122,18 @@ test("clients joining a live scope get the held state without a Redis command ea
   expect(stats).not.toMatch(/cmdstat_(evalsha|eval|hgetall|subscribe):/);
   for (const socket of [first, ...others]) socket.disconnect();
   await waitFor(async () => (await channels()).length === 0, { what: "rc:held released" });
+});
+
+test("a gateway closed on a caller's Redis client leaves no listener on it", async () => {
+  const client = tg.redis.client();
+  await client.ping();
+  const before = { error: client.listenerCount("error"), ready: client.listenerCount("ready") };
+  for (let i = 0; i < 3; i++) {
+    const gateway = createGateway({ secret: TEST_SECRET, redis: client });
+    await gateway.listen();
+    await gateway.close();
+  }
+  expect({ error: client.listenerCount("error"), ready: client.listenerCount("ready") }).toEqual(
+    before,
+  );
 });
