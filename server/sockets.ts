@@ -201,7 +201,7 @@ export class SocketHandlers {
     }
     const room = roomOf(scope);
     const { limits } = this.#o;
-    const inFlight = socket.data.pending?.get(scope);
+    let inFlight = socket.data.pending?.get(scope);
     if (!limits.take(socket.data.bucket, Date.now())) {
       refuse("rate_limited", "Too many subscribes; slow down");
       return;
@@ -211,12 +211,25 @@ export class SocketHandlers {
       refuse("rate_limited", `A connection may watch at most ${limits.maxScopes} scopes`);
       return;
     }
-    if (inFlight !== undefined) {
-      // A repeated request: answer it once the first one is settled.
-      await inFlight.catch(noop);
-      if (socket.rooms.has(room)) ack(this.#held(socket, scope));
-      else if (socket.connected) refuse("unavailable", "Redis did not answer; try again");
-      return;
+    while (inFlight !== undefined) {
+      // A repeated request: answered once the one before it is settled, so
+      // that requests of one scope take effect in the order they were sent.
+      const failed = await inFlight.then(
+        () => false,
+        () => true,
+      );
+      if (socket.rooms.has(room)) {
+        ack(this.#held(socket, scope));
+        return;
+      }
+      if (!socket.connected) return;
+      if (failed) {
+        refuse("unavailable", "Redis did not answer; try again");
+        return;
+      }
+      // It succeeded, and an unsubscribe sent between the two undid it (a UI
+      // component mounted, unmounted and mounted again): subscribe again.
+      inFlight = socket.data.pending?.get(scope);
     }
     if (socket.rooms.has(room)) {
       ack(this.#held(socket, scope));

@@ -4,6 +4,7 @@
  * no leak after thousands of joins and leaves.
  */
 import { createGateway } from "../../server";
+import { RedisProgress } from "../../shared";
 import { TEST_SECRET, TestGateway, subscribe, unsubscribe, waitFor } from "../helpers/gateway";
 
 let tg: TestGateway;
@@ -107,6 +108,25 @@ test("unsubscribe while the subscribe is still waiting on Redis leaves nothing b
   expect(first.ok && second.ok).toBe(true);
   expect(await unsubscribe(socket, "rc:dup")).toEqual({ ok: true });
   await waitFor(async () => (await channels()).length === 0, { what: "rc:dup released" });
+});
+
+test("subscribe, unsubscribe, subscribe sent at once leave the socket subscribed (mount, unmount, mount)", async () => {
+  const socket = await tg.connect(await tg.token(["rc:*"]));
+  const [first, left, again] = await Promise.all([
+    subscribe(socket, "rc:remount"),
+    unsubscribe(socket, "rc:remount"),
+    subscribe(socket, "rc:remount"),
+  ]);
+  expect(first.ok).toBe(true);
+  expect(left).toEqual({ ok: true });
+  expect(again).toMatchObject({ ok: true, scope: "rc:remount" });
+  expect(await channels()).toEqual(["resque:pace:rc:remount"]);
+  const update = new Promise((resolve) => socket.once("progress", resolve));
+  const pace = await RedisProgress.start({ redis: tg.redis.url, scope: "rc:remount", total: 1 });
+  await pace.finish();
+  expect(await update).toMatchObject({ scope: "rc:remount" });
+  socket.disconnect();
+  await waitFor(async () => (await channels()).length === 0, { what: "rc:remount released" });
 });
 
 test("clients joining a live scope get the held state without a Redis command each", async () => {
