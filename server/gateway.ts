@@ -30,6 +30,7 @@ import { preencodedParser, withJsonText } from "./preencoded-parser";
 import { HealthCheck, type HealthCheckTarget } from "./health-check";
 import { createRouter } from "./http";
 import { SubscribeLimits } from "./limits";
+import { SlowConsumers } from "./slow-consumers";
 import { GatewayMetrics } from "./metrics";
 import { DEFAULTS, type GatewayOptions } from "./options";
 import { OriginPolicy, guardPolling, guardUpgrades } from "./origin";
@@ -103,6 +104,7 @@ export class Gateway {
   readonly #health: HealthCheck;
   readonly #fanout: Fanout;
   readonly #limits: SubscribeLimits;
+  readonly #slow: SlowConsumers;
   readonly #origins: OriginPolicy;
   readonly #demo: DemoWorkers | undefined;
   #redisDown = false;
@@ -313,6 +315,13 @@ export class Gateway {
     });
     this.io.use((socket, next) => handlers.authenticate(socket, next));
     this.io.on("connection", (socket) => handlers.connection(socket));
+    this.#slow = new SlowConsumers(this.io, this.#limits.maxBufferedBytes, (socket, bytes) => {
+      this.metrics.slowConsumers.inc();
+      this.logger.warn(
+        { sub: (socket.data as { claims?: { sub?: string } }).claims?.sub, bytes },
+        "a client does not read what it is sent: disconnecting it",
+      );
+    });
 
     if (demo) {
       this.#demo = new DemoWorkers({
@@ -378,6 +387,7 @@ export class Gateway {
 
   async #close(): Promise<void> {
     this.#health.stop();
+    this.#slow.close();
     await this.#demo?.stop();
     if (this.#ownsServer) {
       const closed = new Promise<void>((resolve) => this.io.close(() => resolve()));

@@ -15,10 +15,16 @@ export class SubscribeLimits {
   readonly #burst: number;
   readonly #ratePerMs: number;
   readonly maxScopes: number;
+  readonly maxBufferedBytes: number;
 
   constructor(options: Partial<LimitOptions> = {}) {
     const merged = { ...DEFAULTS.limits, ...options };
-    for (const name of ["subscribeBurst", "subscribeRate", "maxScopesPerSocket"] as const) {
+    for (const name of [
+      "subscribeBurst",
+      "subscribeRate",
+      "maxScopesPerSocket",
+      "maxBufferedBytes",
+    ] as const) {
       const value = merged[name];
       if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
         throw new InvalidArgumentError(
@@ -29,6 +35,7 @@ export class SubscribeLimits {
     this.#burst = merged.subscribeBurst;
     this.#ratePerMs = merged.subscribeRate / 1000;
     this.maxScopes = merged.maxScopesPerSocket;
+    this.maxBufferedBytes = merged.maxBufferedBytes;
   }
 
   /** A full bucket for a new socket. */

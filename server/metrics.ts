@@ -18,6 +18,7 @@ export class GatewayMetrics {
   readonly redisErrors: Counter;
   readonly garbage: Counter<"where">;
   readonly subscribes: Counter<"result">;
+  readonly slowConsumers: Counter;
   readonly #lag: IntervalHistogram;
 
   constructor(sources: MetricsSources) {
@@ -68,6 +69,11 @@ export class GatewayMetrics {
       name: "redis_progress_subscribes_total",
       help: "subscribe requests by result (ok or the error code)",
       labelNames: ["result"],
+      registers,
+    });
+    this.slowConsumers = new Counter({
+      name: "redis_progress_slow_consumers_total",
+      help: "Sockets disconnected for holding more than limits.maxBufferedBytes unsent",
       registers,
     });
     const lag = monitorEventLoopDelay({ resolution: 20 });

@@ -3,7 +3,10 @@ import type { Server as HttpServer } from "node:http";
 import type { BaseLogger } from "pino";
 import type { RedisOption } from "../shared/tracker/connection";
 
-/** Per-socket limits; a subscribe beyond them is answered with `rate_limited`. */
+/**
+ * Per-socket limits. A subscribe beyond the first three is answered with
+ * `rate_limited`; a socket past `maxBufferedBytes` is disconnected.
+ */
 export interface LimitOptions {
   /**
    * Subscribes a socket may send in a burst (the token bucket's size).
@@ -20,6 +23,13 @@ export interface LimitOptions {
    * @default 100
    */
   maxScopesPerSocket: number;
+  /**
+   * Bytes a socket may hold unsent (a client that does not read what it is
+   * sent); past them it is disconnected, checked once a second. The SDK
+   * reconnects and resubscribes, and the snapshots bring it up to date.
+   * @default 4194304 (4 MiB)
+   */
+  maxBufferedBytes: number;
 }
 
 /** Options of the simulated workers started in demo mode. */
@@ -148,6 +158,9 @@ export const DEFAULTS = {
     subscribeRate: 5,
     // DESIGN.md promises at least 50 scopes per socket.
     maxScopesPerSocket: 100,
+    // Redis's own pub/sub clients get 8 MB for a minute, 32 at most; a second
+    // of a socket's 100 busiest scopes is far below this.
+    maxBufferedBytes: 4 * 1024 * 1024,
   } satisfies LimitOptions,
   demo: {
     scopes: ["user:1", "user:2", "user:3"],
