@@ -29,6 +29,12 @@ export function bufferedBytes(socket: Socket): number {
   return bytes;
 }
 
+function terminate(socket: Socket): void {
+  const ws = (socket.conn as unknown as { transport?: { socket?: { terminate?: unknown } } })
+    .transport?.socket;
+  if (ws !== undefined && typeof ws.terminate === "function") (ws.terminate as () => void)();
+}
+
 export class SlowConsumers {
   readonly #timer: NodeJS.Timeout;
 
@@ -50,6 +56,9 @@ export class SlowConsumers {
         if (bytes > maxBytes) {
           onDrop(socket, bytes);
           socket.disconnect(true);
+          // A WebSocket's close handshake would wait (30 s) for a peer that
+          // does not read, holding all it was sent: end the connection now.
+          terminate(socket);
         }
       }
     }, interval);

@@ -72,6 +72,8 @@ test("a socket that does not read is disconnected past maxBufferedBytes; others 
     );
   }
   expect(server()).toBe(1);
+  // Its connection is gone too, not left to a close handshake it cannot answer.
+  await waitFor(() => tg.gateway.io.engine.clientsCount === 1, { what: "the connection to end" });
   expect(healthy.connected).toBe(true);
   expect(await metric("redis_progress_slow_consumers_total")).toBe(1);
   // The healthy watcher got every job's last write.
