@@ -49,6 +49,12 @@ const LINK_OPTIONS: Partial<RedisOptions> = {
   keyPrefix: undefined,
 };
 
+/** A link that can still send: connected, or connecting with an offline queue. */
+function isOpen(link: Link): boolean {
+  const status = link.redis.status;
+  return status !== "end" && status !== "close";
+}
+
 /** `host:port` (ioredis' node key) → host and port; IPv6 hosts contain colons. */
 function splitNodeKey(key: string): { host: string; port: number } {
   const at = key.lastIndexOf(":");
@@ -129,7 +135,10 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     }
     const sends: Promise<unknown>[] = [];
     for (const [link, group] of byLink) {
-      if (link.redis.status !== "ready") continue;
+      // A link still connecting has our SSUBSCRIBE in its offline queue (its
+      // subscribe may have timed out on a slow node): the SUNSUBSCRIBE queues
+      // behind it, or the channel would stay subscribed with nobody watching.
+      if (!isOpen(link)) continue;
       // SUNSUBSCRIBE takes channels of one slot at a time.
       for (const channel of group) sends.push(link.redis.sunsubscribe(channel));
     }
@@ -162,9 +171,16 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     });
     const link: Link = { key, redis, channels: new Set() };
     this.#links.set(key, link);
-    redis.on("smessage", (channel: string, message: string) =>
-      this.emit("message", channel, message),
-    );
+    redis.on("smessage", (channel: string, message: string) => {
+      if (link.channels.has(channel)) {
+        this.emit("message", channel, message);
+        return;
+      }
+      // Subscribed here, yet not ours (any more): a late SSUBSCRIBE, or a slot
+      // that moved. Every channel we want is in `channels` before its SSUBSCRIBE
+      // is sent, so this one is let go (its scope, if watched, was resynced).
+      redis.sunsubscribe(channel).catch(() => {});
+    });
     redis.on("error", (error: Error) => {
       // Connection errors end the link anyway; any other error on a pub/sub
       // connection (a server-sent sunsubscribe that ioredis reports as a queue
@@ -200,7 +216,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       );
       for (const channel of stale) {
         link.channels.delete(channel);
-        if (link.redis.status === "ready") link.redis.sunsubscribe(channel).catch(() => {});
+        if (isOpen(link)) link.redis.sunsubscribe(channel).catch(() => {});
       }
       moved.push(...stale);
     }

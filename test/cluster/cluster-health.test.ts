@@ -101,3 +101,55 @@ test("a frozen master's pub/sub link is found dead by PING, dropped, and its sco
   await pace.finish();
   writer.disconnect();
 });
+
+test("an SSUBSCRIBE that timed out on a slow master is taken back: no shard channel stays subscribed", async () => {
+  // A gateway of its own without health checks: the link to the slow master
+  // must live on (a PING would otherwise close it, and the SSUBSCRIBE with it).
+  const slowGateway = createGateway({
+    secret: TEST_SECRET,
+    redis: cluster.cluster(),
+    logger: pino({ level: "silent" }),
+    healthCheckInterval: 0,
+    redisTimeout: 500,
+  });
+  const { url } = await slowGateway.listen(0, "127.0.0.1");
+  const scope = "slow:1";
+  const channel = scopeKeys("resque:pace", scope, true).hash;
+  const masterPort = await cluster.masterOfSlot(keySlot(channel));
+  const master = cluster.node(masterPort);
+  const token = await signScopeToken({ secret: TEST_SECRET, scopes: [scope], ttl: 600 });
+  const client = io(url, { auth: { token }, transports: ["websocket"], reconnection: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", resolve);
+      client.once("connect_error", reject);
+    });
+    // The master is busy for longer than redisTimeout: the new link's ready
+    // check and the SSUBSCRIBE queued behind it wait.
+    await master.call("CLIENT", "PAUSE", 1500, "ALL");
+    const ack = (await client.timeout(5000).emitWithAck("subscribe", { scope })) as {
+      ok: boolean;
+      error?: { code: string };
+    };
+    expect(ack).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    // Once the master answers, the link becomes ready and sends its queue: the
+    // late SSUBSCRIBE, and the SUNSUBSCRIBE that takes it back.
+    await waitFor(
+      async () => /cmd=s(un)?subscribe/.test((await master.call("CLIENT", "LIST")) as string),
+      { timeout: 10_000, what: "the link's queued SSUBSCRIBE to run" },
+    );
+    await waitFor(
+      async () => ((await master.call("PUBSUB", "SHARDCHANNELS")) as string[]).length === 0,
+      { timeout: 10_000, what: "no shard channel left on the master" },
+    );
+    // And the scope can be watched normally afterwards.
+    const again = (await client.timeout(5000).emitWithAck("subscribe", { scope })) as {
+      ok: boolean;
+    };
+    expect(again.ok).toBe(true);
+  } finally {
+    client.disconnect();
+    master.disconnect();
+    await slowGateway.close();
+  }
+});
