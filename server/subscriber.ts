@@ -65,6 +65,8 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   readonly #timeout: number;
   #lost = false;
   #closed = false;
+  /** Rejecters of the (un)subscribes waiting for Redis's answer. */
+  readonly #waiting = new Set<(error: Error) => void>();
 
   /**
    * @param client a connection dedicated to pub/sub (see openSubscriber); closed by close().
@@ -80,6 +82,14 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
     client.on("error", (error: Error) => this.emit("error", error));
     client.on("close", () => {
       if (!this.#closed) this.#lost = true;
+      // ioredis drops the commands lost with the connection without settling
+      // them (autoResendUnfulfilledCommands is off): fail them now, not after
+      // `timeout`, while the reconnection may well be back before then.
+      const waiting = [...this.#waiting];
+      this.#waiting.clear();
+      for (const fail of waiting) {
+        fail(new UnavailableError("The pub/sub connection closed before Redis answered"));
+      }
     });
     client.on("ready", () => {
       if (!this.#lost) return;
@@ -98,7 +108,7 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
     if (channels.length === 0) return;
     await this.#whenReady();
     await withTimeout(
-      this.#client.subscribe(...channels),
+      this.#untilClosed(this.#client.subscribe(...channels)),
       this.#timeout,
       "SUBSCRIBE",
       "redisTimeout",
@@ -109,7 +119,7 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   async unsubscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0 || !this.ready) return;
     await withTimeout(
-      this.#client.unsubscribe(...channels),
+      this.#untilClosed(this.#client.unsubscribe(...channels)),
       this.#timeout,
       "UNSUBSCRIBE",
       "redisTimeout",
@@ -119,6 +129,23 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+
+  /** `command`, or its failure once the connection closes under it. */
+  #untilClosed<T>(command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.add(reject);
+      command.then(
+        (value) => {
+          this.#waiting.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#waiting.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   #whenReady(): Promise<void> {
