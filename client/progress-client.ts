@@ -160,6 +160,8 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
   connect(): void {
     this.#closed = false;
     clearTimeout(this.#reconnectTimer);
+    // close() stopped the stalled checks; the subscriptions it kept need them.
+    if (this.#subs.size > 0) this.#armStalledTimer();
     if (this.#socket.connected) return;
     this.#setState(this.#everConnected ? "reconnecting" : "connecting");
     this.#socket.connect();
@@ -278,6 +280,10 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
           sub.abandon();
           this.#fail(sub, "unavailable", "The gateway sent a malformed subscribe ack");
         } else if (ack.ok) {
+          // The gateway's clock when it answered: the first estimate of the
+          // clock that stamps jobs, before any live update (a scope with
+          // nothing running may never send one).
+          if (typeof ack.now === "number") this.#clock.sample(ack.now);
           sub.canCancel = ack.can_cancel === true;
           sub.settle(ack.jobs ?? {}, this.now());
         } else {

@@ -10,6 +10,14 @@
 import type { JobMap, JobPatch } from "../shared/job";
 import { withStalled } from "../shared/job";
 import { JobStore, type StoreChange } from "../shared/store";
+
+/**
+ * A map by job id without a prototype, as the store keeps them: `__proto__`,
+ * `constructor` and `toString` are valid job ids, ordinary keys here.
+ */
+function jobMap(): JobMap {
+  return Object.create(null) as JobMap;
+}
 import type { ProgressClientError } from "./progress-client-error";
 
 /**
@@ -101,7 +109,7 @@ export class Subscription {
 
   /** Forgets every job (after a final error such as `forbidden`) and notifies. */
   clear(now: number): void {
-    const change: StoreChange = { updated: {}, removed: Object.keys(this.#store.toJSON()) };
+    const change: StoreChange = { updated: jobMap(), removed: Object.keys(this.#store.toJSON()) };
     this.#store.clear();
     this.#stalled.clear();
     if (change.removed.length > 0) this.#notify(change, now, false);
@@ -109,7 +117,7 @@ export class Subscription {
 
   /** Re-evaluates stalled marks at `now` (server time); notifies when one flipped. */
   checkStalled(now: number): void {
-    const change: StoreChange = { updated: {}, removed: [] };
+    const change: StoreChange = { updated: jobMap(), removed: [] };
     for (const [id, job] of Object.entries(this.#store.toJSON())) {
       const marked = withStalled(job, now);
       if ((marked.stalled === true) !== this.#stalled.has(id)) change.updated[id] = marked;
@@ -123,7 +131,7 @@ export class Subscription {
    * two stalled checks cannot swallow a flip that the listeners never saw.
    */
   jobs(now: number): JobMap {
-    const jobs: JobMap = {};
+    const jobs = jobMap();
     // A snapshot value may already carry the gateway's mark; keep it for that seq (our
     // clock estimate may not be calibrated yet), else judge from the estimated server time.
     for (const [id, job] of Object.entries(this.#store.toJSON())) jobs[id] = withStalled(job, now);
@@ -135,7 +143,7 @@ export class Subscription {
     const jobs = this.jobs(now);
     this.#stalled.clear();
     for (const [id, job] of Object.entries(jobs)) if (job.stalled === true) this.#stalled.add(id);
-    const updated: JobMap = {};
+    const updated = jobMap();
     for (const id of Object.keys(change.updated)) {
       const job = jobs[id];
       if (job !== undefined) updated[id] = job;

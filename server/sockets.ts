@@ -173,6 +173,7 @@ export class SocketHandlers {
       ok: true,
       scope,
       jobs: this.#o.subscriptions.jobs(scope) ?? emptyMap(),
+      now: Date.now(),
     };
     if (CancelService.allows(socket.data.claims, scope)) ack.can_cancel = true;
     return ack;

@@ -14,16 +14,20 @@ export interface AckError<C extends string = SubscribeErrorCode> {
   error: { code: C; message: string };
 }
 
-/**
- * `can_cancel` (added field) is present, `true`, when the token's `cancel` claim
- * grants the scope, so that a dashboard shows cancel buttons only then.
- */
 /** The refusal an ack carries. */
 export function ackError<C extends string>(code: C, message: string): AckError<C> {
   return { ok: false, error: { code, message } };
 }
 
-export type SubscribeAck = { ok: true; scope: string; jobs: JobMap; can_cancel?: true } | AckError;
+/**
+ * Added fields: `can_cancel` is present, `true`, when the token's `cancel` claim
+ * grants the scope, so that a dashboard shows cancel buttons only then; `now`
+ * is the gateway's clock (ms since the epoch) when it answered, so that a
+ * browser with a wrong clock can judge the snapshot's times before any live
+ * update.
+ */
+export type SubscribeAck =
+  { ok: true; scope: string; jobs: JobMap; can_cancel?: true; now?: number } | AckError;
 export type UnsubscribeAck = { ok: true } | AckError;
 /** `cancel_requested_at` (added field): when the cancel was (first) requested. */
 export type CancelAck = { ok: true; cancel_requested_at?: string } | AckError<CancelErrorCode>;

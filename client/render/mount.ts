@@ -53,6 +53,11 @@ export interface MountOptions {
 }
 
 /** Moves rows into `container` in `order`, touching only those out of place. */
+/** A refusal that no retry will undo (the scope's jobs are cleared). */
+function isFinal(error: ProgressClientError | undefined): boolean {
+  return error?.code === "forbidden" || error?.code === "invalid_scope";
+}
+
 function place(container: Element, order: JobRow[]): void {
   let ref = container.firstElementChild;
   for (const row of order) {
@@ -169,8 +174,10 @@ export function mountProgress(element: Element, options: MountOptions): () => vo
   }
 
   const offJobs = client.subscribe(scope, (jobs) => {
-    loaded = true;
-    error = undefined;
+    // The scope's error stays until a subscribe succeeds: a final refusal
+    // reports first and then clears the jobs, which calls this listener.
+    error = client.scopeError(scope);
+    loaded = !isFinal(error);
     render(jobs);
   });
   const offState = client.on("state", (state) => {
@@ -181,7 +188,7 @@ export function mountProgress(element: Element, options: MountOptions): () => vo
     if (e.scope === undefined) refused = e;
     if (e.scope !== scope) return showBanner();
     error = e;
-    if (e.code === "forbidden" || e.code === "invalid_scope") {
+    if (isFinal(e)) {
       loaded = false;
       render({});
     }

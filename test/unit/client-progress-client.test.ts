@@ -52,6 +52,8 @@ class FakeGateway {
   /** Scopes answered with this error code, for as many times as given (Infinity = always). */
   readonly refuse = new Map<string, { code: SubscribeErrorCode; times: number }>();
   validTokens = new Set(["good"]);
+  /** When set, subscribe acks carry `now`: this gateway's clock is this many ms off the test's. */
+  clockOffset: number | undefined;
   port = 0;
   #io: Server<ClientToServerEvents, ServerToClientEvents> | undefined;
 
@@ -74,7 +76,8 @@ class FakeGateway {
           return;
         }
         void socket.join(scope);
-        ack({ ok: true, scope, jobs: this.jobs.get(scope) ?? {} });
+        const now = this.clockOffset === undefined ? {} : { now: Date.now() + this.clockOffset };
+        ack({ ok: true, scope, jobs: this.jobs.get(scope) ?? {}, ...now });
       });
       socket.on("unsubscribe", ({ scope }, ack) => {
         this.unsubscribes.push(scope);
@@ -364,5 +367,76 @@ describe("ProgressClient", () => {
     client.close();
     expect(client.state).toBe("disconnected");
     expect(states).toEqual(["connected", "disconnected"]);
+  });
+
+  test("after close() and connect(), a job whose worker went silent is still marked stalled", async () => {
+    const updated = new Date().toISOString();
+    gateway.jobs.set("s", { a: job("a", 1, { heartbeat: 100, updated_at: updated }) });
+    client = createProgressClient({
+      url: gateway.url,
+      token: "good",
+      ...FAST,
+      stalledCheckInterval: 20,
+    });
+    const { last, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => last()?.a !== undefined, "the snapshot");
+    client.close();
+    client.connect();
+    // Three heartbeats (300 ms) after updated_at, with no write since.
+    await until(() => last()?.a?.stalled === true, "the stalled mark", 3000);
+  });
+
+  test("the subscribe ack's `now` sets the clock before any live update: a wrong browser clock is corrected", async () => {
+    // The gateway (and the workers) are 2 minutes behind this browser.
+    gateway.clockOffset = -120_000;
+    const serverNow = Date.now() - 120_000;
+    gateway.jobs.set("s", {
+      a: job("a", 1, { heartbeat: 1000, updated_at: new Date(serverNow).toISOString() }),
+    });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { last, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => last()?.a !== undefined, "the snapshot");
+    expect(Math.abs(client.now() - (Date.now() - 120_000))).toBeLessThan(1000);
+    // Judged on the raw local clock, this fresh job would look 2 minutes silent.
+    expect(last()?.a?.stalled).toBeUndefined();
+    expect(client.jobs("s").a?.stalled).toBeUndefined();
+  });
+
+  test("job ids such as __proto__ and constructor are ordinary keys of the maps listeners get", async () => {
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { last, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => last() !== undefined, "the empty snapshot");
+    gateway.publish("s", {
+      ["__proto__"]: job("__proto__", 1),
+      constructor: job("constructor", 1),
+    });
+    await until(() => Object.keys(last() ?? {}).length === 2, "both jobs");
+    const jobs = client.jobs("s");
+    expect(Object.keys(jobs).sort()).toEqual(["__proto__", "constructor"]);
+    expect(Object.getPrototypeOf(jobs)).toBeNull();
+    gateway.publish("s", { constructor: null });
+    await until(() => Object.keys(last() ?? {}).length === 1, "the removal");
+    expect(last()?.constructor).toBeUndefined();
+  });
+
+  test("a final refusal on resubscribe: the listener hears of the cleared jobs with the scope's error set", async () => {
+    gateway.jobs.set("s", { a: job("a", 1) });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { calls, listener } = listen();
+    client.subscribe("s", listener);
+    await until(() => calls.length === 1, "the snapshot");
+    // The token no longer grants the scope when the client comes back.
+    gateway.refuse.set("s", { code: "forbidden", times: Infinity });
+    let errorAtClear: string | undefined = "not called";
+    client.subscribe("s", (jobs) => {
+      if (Object.keys(jobs).length === 0) errorAtClear = client?.scopeError("s")?.code;
+    });
+    gateway.kick();
+    await until(() => errorAtClear !== "not called", "the jobs to be cleared");
+    // What mountProgress shows: the refusal, not "No jobs in s yet."
+    expect(errorAtClear).toBe("forbidden");
   });
 });
