@@ -3,7 +3,9 @@ import type { ManagerOptions, SocketOptions } from "socket.io-client";
 /** Options of `createProgressClient`. Give exactly one of `token` and `getToken`. */
 export interface ProgressClientOptions {
   /**
-   * The gateway's URL (origin, optionally with a path prefix handled by `socketOptions.path`).
+   * The gateway's URL: its origin, or with the path prefix it is served under
+   * (`https://example.com/progress` connects with socket.io's `path`
+   * `/progress/socket.io` unless `socketOptions.path` is given).
    * @default the page's origin (`location.origin`)
    */
   url?: string;
@@ -95,8 +97,9 @@ export function resolveOptions(options: ProgressClientOptions): ResolvedOptions 
       "Expected `url` (the gateway's URL); there is no page origin to default to",
     );
   }
+  const target = splitUrl(url, options.socketOptions?.path);
   return {
-    url,
+    url: target.url,
     getToken: getToken ?? (() => token as string),
     ackTimeout: duration("ackTimeout", options.ackTimeout, DEFAULT_OPTIONS.ackTimeout),
     retryDelay: duration("retryDelay", options.retryDelay, DEFAULT_OPTIONS.retryDelay),
@@ -107,6 +110,28 @@ export function resolveOptions(options: ProgressClientOptions): ResolvedOptions 
       DEFAULT_OPTIONS.stalledCheckInterval,
     ),
     autoConnect: options.autoConnect ?? DEFAULT_OPTIONS.autoConnect,
-    socketOptions: { transports: ["websocket"], ...options.socketOptions },
+    socketOptions: {
+      transports: ["websocket"],
+      ...options.socketOptions,
+      ...(target.path === undefined ? {} : { path: target.path }),
+    },
   };
+}
+
+/**
+ * socket.io reads a URL's path as a namespace, and the gateway serves only the
+ * default one. So a path in `url` is taken as the gateway's prefix (behind a
+ * reverse proxy): the URL keeps its origin and socket.io's `path` becomes
+ * `<prefix>/socket.io`, unless `socketOptions.path` says otherwise.
+ */
+function splitUrl(url: string, path: string | undefined): { url: string; path?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url, globalThis.location?.href);
+  } catch {
+    throw new TypeError(`Expected \`url\` to be a URL, got ${JSON.stringify(url)}`);
+  }
+  const prefix = parsed.pathname.replace(/\/+$/, "");
+  if (prefix === "") return { url, path };
+  return { url: parsed.origin, path: path ?? `${prefix}/socket.io` };
 }

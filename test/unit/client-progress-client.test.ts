@@ -57,9 +57,10 @@ class FakeGateway {
   port = 0;
   #io: Server<ClientToServerEvents, ServerToClientEvents> | undefined;
 
-  async start(): Promise<void> {
+  /** @param path socket.io's path (a gateway served under a prefix). */
+  async start(path?: string): Promise<void> {
     const http = createServer();
-    const io = new Server<ClientToServerEvents, ServerToClientEvents>(http);
+    const io = new Server<ClientToServerEvents, ServerToClientEvents>(http, path ? { path } : {});
     io.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown }).token;
       this.tokens.push(String(token));
@@ -367,6 +368,24 @@ describe("ProgressClient", () => {
     client.close();
     expect(client.state).toBe("disconnected");
     expect(states).toEqual(["connected", "disconnected"]);
+  });
+
+  test("a url with a path prefix connects under it, to the default namespace", async () => {
+    const prefixed = new FakeGateway();
+    await prefixed.start("/rp/socket.io");
+    prefixed.jobs.set("s", { a: job("a", 1) });
+    const other = createProgressClient({ url: `${prefixed.url}/rp/`, token: "good", ...FAST });
+    try {
+      const { last, listener } = listen();
+      other.subscribe("s", listener);
+      await until(() => last()?.a !== undefined, "the snapshot through the prefix");
+    } finally {
+      other.close();
+      await prefixed.stop();
+    }
+    expect(() => createProgressClient({ url: "not a url", token: "good" })).toThrow(
+      "Expected `url` to be a URL",
+    );
   });
 
   test("after close() and connect(), a job whose worker went silent is still marked stalled", async () => {
