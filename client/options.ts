@@ -14,7 +14,7 @@ export interface ProgressClientOptions {
   /**
    * Returns a token; called before every connection and reconnection, so an
    * expired token can be replaced. A rejection is reported as `unauthorized`
-   * and the connection is retried with socket.io's backoff.
+   * and the connection is retried with backoff (`retryDelay` doubling up to `maxRetryDelay`).
    */
   getToken?: () => string | Promise<string>;
   /**

@@ -192,8 +192,14 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
       })
       .catch((error: unknown) => {
         this.#report("unauthorized", `Could not get a token: ${message(error)}`, undefined, error);
-        // Drop this transport so that socket.io retries with its backoff (and calls getToken again).
-        this.#socket.io.engine?.close();
+        if (this.#closed) return;
+        // The transport is open by now, which resets socket.io's backoff: its
+        // retries would come about once a second for as long as the token
+        // service is down. Ours grow (retryDelay doubling up to maxRetryDelay),
+        // and each one calls getToken again.
+        this.#socket.disconnect();
+        this.#scheduleReconnect();
+        this.#setState(this.#everConnected ? "reconnecting" : "connecting");
       });
   }
 

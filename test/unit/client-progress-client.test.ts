@@ -343,7 +343,7 @@ describe("ProgressClient", () => {
     expect(gateway.tokens).toEqual(["bad", "good"]);
   });
 
-  test("a failing getToken is reported and retried with socket.io's backoff", async () => {
+  test("a failing getToken is reported and retried with backoff", async () => {
     let failures = 2;
     client = createProgressClient({
       url: gateway.url,
@@ -359,6 +359,26 @@ describe("ProgressClient", () => {
       "Could not get a token: token service down",
     ]);
     expect(client.state).toBe("connected");
+  });
+
+  test("while getToken keeps failing, its retries back off up to maxRetryDelay", async () => {
+    const calls: number[] = [];
+    client = createProgressClient({
+      url: gateway.url,
+      getToken: () => {
+        calls.push(performance.now());
+        return Promise.reject(new Error("token service down"));
+      },
+      ...FAST,
+      retryDelay: 20,
+      maxRetryDelay: 200,
+    });
+    await until(() => calls.length >= 7, "seven getToken calls", 10_000);
+    client.close();
+    const gaps = calls.slice(1).map((at, i) => at - (calls[i] as number));
+    // Backoff with jitter (0.5x to 1x): the 4th retry on waits at least
+    // min(200, 20 * 2^3) / 2 = 80 ms; socket.io's own reset to ~20 ms each time.
+    for (const gap of gaps.slice(3)) expect(gap).toBeGreaterThanOrEqual(80);
   });
 
   test("close() ends the connection and reports disconnected", async () => {
