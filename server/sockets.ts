@@ -33,6 +33,8 @@ export interface SocketData {
   bucket: Bucket;
   /** Subscribes waiting on Redis, by scope; absent when none. */
   pending?: Map<string, Promise<void>>;
+  /** The last subscribe or unsubscribe not yet done, by scope; absent when none. */
+  turns?: Map<string, Promise<void>>;
   expiry?: NodeJS.Timeout;
 }
 
@@ -202,7 +204,7 @@ export class SocketHandlers {
     }
     const room = roomOf(scope);
     const { limits } = this.#o;
-    let inFlight = socket.data.pending?.get(scope);
+    const inFlight = socket.data.pending?.get(scope);
     if (!limits.take(socket.data.bucket, Date.now())) {
       refuse("rate_limited", "Too many subscribes; slow down");
       return;
@@ -212,31 +214,22 @@ export class SocketHandlers {
       refuse("rate_limited", `A connection may watch at most ${limits.maxScopes} scopes`);
       return;
     }
-    while (inFlight !== undefined) {
-      // A repeated request: answered once the one before it is settled, so
-      // that requests of one scope take effect in the order they were sent.
-      const failed = await inFlight.then(
-        () => false,
-        () => true,
-      );
-      if (socket.rooms.has(room)) {
-        ack(this.#held(socket, scope));
-        return;
-      }
-      if (!socket.connected) return;
-      if (failed) {
-        refuse("unavailable", "Redis did not answer; try again");
-        return;
-      }
-      // It succeeded, and an unsubscribe sent between the two undid it (a UI
-      // component mounted, unmounted and mounted again): subscribe again.
-      inFlight = socket.data.pending?.get(scope);
-    }
+    await this.#inTurn(socket, scope, () => this.#join(socket, scope, ack, refuse));
+  }
+
+  /** The subscribe's turn: joins the scope's room once its state is held. */
+  async #join(
+    socket: GatewaySocket,
+    scope: string,
+    ack: (response: SubscribeAck) => void,
+    refuse: (code: SubscribeErrorCode, message: string) => void,
+  ): Promise<void> {
+    const room = roomOf(scope);
     if (socket.rooms.has(room)) {
       ack(this.#held(socket, scope));
       return;
     }
-
+    if (!socket.connected) return;
     const acquiring = this.#o.subscriptions.acquire(scope);
     const pending = (socket.data.pending ??= new Map());
     pending.set(scope, acquiring);
@@ -271,14 +264,34 @@ export class SocketHandlers {
       ack(ackError("invalid_scope", (error as Error).message));
       return;
     }
-    // Requests of one scope take effect in the order they were sent.
-    await socket.data.pending?.get(scope)?.catch(noop);
-    const room = roomOf(scope);
-    if (socket.rooms.has(room)) {
-      socket.leave(room);
-      this.#release(scope);
-    }
-    ack({ ok: true });
+    await this.#inTurn(socket, scope, async () => {
+      const room = roomOf(scope);
+      if (socket.rooms.has(room)) {
+        socket.leave(room);
+        this.#release(scope);
+      }
+      ack({ ok: true });
+    });
+  }
+
+  /**
+   * Runs `step` once every earlier subscribe and unsubscribe of this socket for
+   * `scope` has taken effect, so that they take effect in the order they were
+   * sent (a UI component mounted, unmounted and mounted again ends subscribed,
+   * and one more unmount ends unsubscribed). Other scopes do not wait.
+   */
+  #inTurn(socket: GatewaySocket, scope: string, step: () => Promise<void>): Promise<void> {
+    const turns = (socket.data.turns ??= new Map());
+    const before = turns.get(scope);
+    const mine = before === undefined ? step() : before.then(step, step);
+    turns.set(scope, mine);
+    const done = () => {
+      if (turns.get(scope) !== mine) return;
+      turns.delete(scope);
+      if (turns.size === 0 && socket.data.turns === turns) socket.data.turns = undefined;
+    };
+    mine.then(done, done);
+    return mine;
   }
 
   /** Checks and runs a cancel (see cancel.ts for the order of checks). */
