@@ -372,10 +372,12 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /**
    * Writes the current state now; resolves when stored, rejects with a
    * TimeoutError after `timeout`. Once the job has ended, the end call's write
-   * holds the final state: flush() waits for that one.
+   * holds the final state: flush() waits for that one (and retries it if it
+   * failed).
    */
   flush(): Promise<void> {
-    if (this.#ended !== null) return this.#ended;
+    // If that write failed, this one tries the final state again.
+    if (this.#ended !== null) return this.#ended.catch(() => this.#persist("flush()"));
     return this.#persist("flush()");
   }
 
@@ -530,13 +532,14 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
         "writeTimeout",
       );
       if (sent !== null) this.#onReply(sent);
+      else this.#rearm();
     } catch (error) {
       // The write may or may not have run: only the full path can tell.
       this.#base = null;
+      this.#rearm();
       throw error;
     } finally {
       attempt.abandoned = true;
-      this.#rearm();
     }
   }
 
@@ -715,17 +718,24 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    */
   #endedElsewhere(status: JobStatus): void {
     if (this.#ended !== null || this.#status !== "running") return;
+    this.#stopAs(status);
+    this.emit("end", { status });
+  }
+
+  /**
+   * Ends this tracker's writing as `status` without a write of its own. A
+   * write queued behind the one in flight may still go out; the connection is
+   * let go once it has.
+   */
+  #stopAs(status: JobStatus): void {
     this.#status = status;
     this.#nextBoundary = Infinity;
     this.#stopTimers();
-    // A write queued behind the one answering may still go out; the connection
-    // is let go once it has.
     const pending = this.#queued ?? this.#inFlight ?? Promise.resolve();
     this.#ended = pending.then(
       () => this.#conn.release(),
       () => this.#conn.release(),
     );
-    this.emit("end", { status });
   }
 
   /** Arms the heartbeat unless armed; like the trailing timer, writes leave it be. */
@@ -760,14 +770,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   #abandon(): void {
     if (this.#ended !== null) return;
     this.#dropped = true;
-    this.#status = "canceled";
-    this.#nextBoundary = Infinity;
-    this.#stopTimers();
-    const pending = this.#queued ?? this.#inFlight ?? Promise.resolve();
-    this.#ended = pending.then(
-      () => this.#conn.release(),
-      () => this.#conn.release(),
-    );
+    this.#stopAs("canceled");
   }
 
   #end(status: JobStatus): Promise<void> {

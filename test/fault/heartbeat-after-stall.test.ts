@@ -67,3 +67,30 @@ test("after a freeze longer than writeTimeout, heartbeats and held-back changes 
   await pace.finish();
   expect((await stored()).seq).toBeGreaterThan(after + 3);
 });
+
+test("a finish() that failed while the server was frozen is stored by a later flush()", async () => {
+  const admin = redis.client();
+  const pace = await RedisProgress.start({
+    redis: redis.client(),
+    scope: "stall",
+    total: 10,
+    heartbeat: HEARTBEAT,
+    writeTimeout: WRITE_TIMEOUT,
+    timeout: 400,
+    retention: 60_000,
+  });
+  pace.on("error", () => {});
+  pace.tick(10);
+  redis.freeze();
+  try {
+    await expect(pace.finish()).rejects.toThrow(/could not be stored/);
+  } finally {
+    redis.thaw();
+  }
+  await pace.flush();
+  const stored = JSON.parse((await admin.hget("resque:pace:stall", pace.id)) ?? "null") as {
+    status: string;
+    count: number;
+  };
+  expect(stored).toMatchObject({ status: "completed", count: 10 });
+});
