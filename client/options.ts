@@ -133,5 +133,5 @@ function splitUrl(url: string, path: string | undefined): { url: string; path?: 
   }
   const prefix = parsed.pathname.replace(/\/+$/, "");
   if (prefix === "") return { url, path };
-  return { url: parsed.origin, path: path ?? `${prefix}/socket.io` };
+  return { url: parsed.origin + parsed.search, path: path ?? `${prefix}/socket.io` };
 }

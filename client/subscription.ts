@@ -7,17 +7,10 @@
  * that raced with the gateway's snapshot read is neither lost nor allowed to
  * move a job backwards (it is merged by seq).
  */
-import type { JobMap, JobPatch } from "../shared/job";
-import { withStalled } from "../shared/job";
+import type { JobMap, JobPatch, JobValue } from "../shared/job";
+import { emptyMap, withStalled } from "../shared/job";
 import { JobStore, type StoreChange } from "../shared/store";
 
-/**
- * A map by job id without a prototype, as the store keeps them: `__proto__`,
- * `constructor` and `toString` are valid job ids, ordinary keys here.
- */
-function jobMap(): JobMap {
-  return Object.create(null) as JobMap;
-}
 import type { ProgressClientError } from "./progress-client-error";
 
 /**
@@ -109,7 +102,10 @@ export class Subscription {
 
   /** Forgets every job (after a final error such as `forbidden`) and notifies. */
   clear(now: number): void {
-    const change: StoreChange = { updated: jobMap(), removed: Object.keys(this.#store.toJSON()) };
+    const change: StoreChange = {
+      updated: emptyMap<JobValue>(),
+      removed: Object.keys(this.#store.toJSON()),
+    };
     this.#store.clear();
     this.#stalled.clear();
     if (change.removed.length > 0) this.#notify(change, now, false);
@@ -117,7 +113,7 @@ export class Subscription {
 
   /** Re-evaluates stalled marks at `now` (server time); notifies when one flipped. */
   checkStalled(now: number): void {
-    const change: StoreChange = { updated: jobMap(), removed: [] };
+    const change: StoreChange = { updated: emptyMap<JobValue>(), removed: [] };
     for (const [id, job] of Object.entries(this.#store.toJSON())) {
       const marked = withStalled(job, now);
       if ((marked.stalled === true) !== this.#stalled.has(id)) change.updated[id] = marked;
@@ -131,7 +127,7 @@ export class Subscription {
    * two stalled checks cannot swallow a flip that the listeners never saw.
    */
   jobs(now: number): JobMap {
-    const jobs = jobMap();
+    const jobs = emptyMap<JobValue>();
     // A snapshot value may already carry the gateway's mark; keep it for that seq (our
     // clock estimate may not be calibrated yet), else judge from the estimated server time.
     for (const [id, job] of Object.entries(this.#store.toJSON())) jobs[id] = withStalled(job, now);
@@ -143,7 +139,7 @@ export class Subscription {
     const jobs = this.jobs(now);
     this.#stalled.clear();
     for (const [id, job] of Object.entries(jobs)) if (job.stalled === true) this.#stalled.add(id);
-    const updated = jobMap();
+    const updated = emptyMap<JobValue>();
     for (const id of Object.keys(change.updated)) {
       const job = jobs[id];
       if (job !== undefined) updated[id] = job;

@@ -33,6 +33,8 @@ interface Link {
   readonly key: string;
   readonly redis: Redis;
   readonly channels: Set<string>;
+  /** Channels not ours with a SUNSUBSCRIBE sent for them and not yet answered. */
+  readonly leaving: Set<string>;
 }
 
 /** Options a link forces over the Cluster's node options, and why. */
@@ -169,7 +171,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       ...LINK_OPTIONS,
       connectTimeout: this.#timeout,
     });
-    const link: Link = { key, redis, channels: new Set() };
+    const link: Link = { key, redis, channels: new Set(), leaving: new Set() };
     this.#links.set(key, link);
     redis.on("smessage", (channel: string, message: string) => {
       if (link.channels.has(channel)) {
@@ -178,8 +180,12 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       }
       // Subscribed here, yet not ours (any more): a late SSUBSCRIBE, or a slot
       // that moved. Every channel we want is in `channels` before its SSUBSCRIBE
-      // is sent, so this one is let go (its scope, if watched, was resynced).
-      redis.sunsubscribe(channel).catch(() => {});
+      // is sent, so this one is let go (its scope, if watched, was resynced):
+      // once, however many messages arrive before Redis has done it.
+      if (link.leaving.has(channel)) return;
+      link.leaving.add(channel);
+      const done = () => link.leaving.delete(channel);
+      redis.sunsubscribe(channel).then(done, done);
     });
     redis.on("error", (error: Error) => {
       // Connection errors end the link anyway; any other error on a pub/sub

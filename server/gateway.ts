@@ -386,6 +386,10 @@ export class Gateway {
   }
 
   async #close(): Promise<void> {
+    // A caller's client outlives this gateway: it must not keep it reachable,
+    // whatever happens below.
+    this.#redis.off("error", this.#onCommandError);
+    this.#redis.off("ready", this.#onCommandReady);
     this.#health.stop();
     this.#slow.close();
     await this.#demo?.stop();
@@ -404,9 +408,6 @@ export class Gateway {
     await this.#subscriptions.close();
     await this.#subscriber.close();
     if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
-    // A caller's client outlives this gateway: it must not keep it reachable.
-    this.#redis.off("error", this.#onCommandError);
-    this.#redis.off("ready", this.#onCommandReady);
     this.metrics.close();
   }
 

@@ -3,18 +3,13 @@
  * reporting) anything that is not a job instead of crashing on it: a scope
  * hash is plain Redis data that anyone with access can write garbage into.
  */
-import { asJobValue, type JobMap, type JobPatch } from "../shared/job";
+import { asJobValue, emptyMap, type JobMap, type JobPatch } from "../shared/job";
 import { scopeKeys } from "../shared/keys";
 import { readScopeValues } from "../shared/tracker/read-values";
 import type { RedisClient } from "../shared/tracker/scripts";
 
-/**
- * An object without a prototype: job ids come from Redis, and an id such as
- * `__proto__` must stay an ordinary key.
- */
-export function emptyMap<T>(): Record<string, T> {
-  return Object.create(null) as Record<string, T>;
-}
+/** Re-exported for the gateway's modules (it lives in shared/job.ts, which the SDK uses too). */
+export { emptyMap };
 
 export interface ReadResult {
   jobs: JobMap;

@@ -29,10 +29,20 @@ export function bufferedBytes(socket: Socket): number {
   return bytes;
 }
 
-function terminate(socket: Socket): void {
-  const ws = (socket.conn as unknown as { transport?: { socket?: { terminate?: unknown } } })
-    .transport?.socket;
+/**
+ * Ends a dropped socket's connection at once. socket.io's disconnect closes it
+ * only once its write buffer has drained, which a client that does not read
+ * never lets happen; and a WebSocket's close handshake would wait (30 s) for
+ * that peer too.
+ */
+function cutOff(socket: Socket): void {
+  const conn = socket.conn as unknown as {
+    close(discard: boolean): void;
+    transport?: { socket?: { terminate?: unknown } };
+  };
+  const ws = conn.transport?.socket;
   if (ws !== undefined && typeof ws.terminate === "function") (ws.terminate as () => void)();
+  conn.close(true);
 }
 
 export class SlowConsumers {
@@ -56,9 +66,7 @@ export class SlowConsumers {
         if (bytes > maxBytes) {
           onDrop(socket, bytes);
           socket.disconnect(true);
-          // A WebSocket's close handshake would wait (30 s) for a peer that
-          // does not read, holding all it was sent: end the connection now.
-          terminate(socket);
+          cutOff(socket);
         }
       }
     }, interval);

@@ -197,12 +197,20 @@ export function isExpired(job: JobValue, now: number): boolean {
 }
 
 /**
+ * An object without a prototype: job ids come from Redis, and an id such as
+ * `__proto__` must stay an ordinary key.
+ */
+export function emptyMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/**
  * What every reader shows of a scope's jobs at `now`: those past retention left
  * out, stalled ones marked. Returns a new map without a prototype, so that a
  * job id `__proto__` stays an ordinary key.
  */
 export function visibleJobs(jobs: Iterable<[string, JobValue]>, now: number): JobMap {
-  const out = Object.create(null) as JobMap;
+  const out = emptyMap<JobValue>();
   for (const [id, job] of jobs) if (!isExpired(job, now)) out[id] = withStalled(job, now);
   return out;
 }

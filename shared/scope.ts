@@ -62,8 +62,9 @@ export function parseScope(input: unknown): string[] {
     raw = input.split(":");
   } else if (Array.isArray(input)) {
     // Array.from reads holes as undefined (map() would skip them and join()
-    // would make them empty parts), so `[, "user"]` is refused below.
-    raw = Array.from(input as unknown[]);
+    // would make them empty parts), so `[, "user"]` is refused below. A huge
+    // array is refused before it is copied.
+    raw = input.length > MAX_PARTS ? input : Array.from(input as unknown[]);
   } else {
     throw new InvalidScopeError(
       `Expected a scope string or array of parts, got ${describe(input)}`,

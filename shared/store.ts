@@ -5,7 +5,7 @@
  * reordered messages can never move a job backwards.
  */
 import type { JobMap, JobPatch, JobValue } from "./job";
-import { asJobValue } from "./job";
+import { asJobValue, emptyMap } from "./job";
 
 /** What one `apply` or `replace` changed: new or newer values, and removed ids. */
 export interface StoreChange {
@@ -15,7 +15,7 @@ export interface StoreChange {
 
 /** A change record whose map has no prototype, so a job id like `__proto__` stays an ordinary key. */
 function emptyChange(): StoreChange {
-  return { updated: Object.create(null) as JobMap, removed: [] };
+  return { updated: emptyMap<JobValue>(), removed: [] };
 }
 
 export class JobStore {
@@ -32,7 +32,7 @@ export class JobStore {
 
   /** A plain object copy of the current jobs. */
   toJSON(): JobMap {
-    const out = Object.create(null) as JobMap;
+    const out = emptyMap<JobValue>();
     for (const [id, value] of this.#jobs) out[id] = value;
     return out;
   }

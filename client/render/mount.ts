@@ -52,12 +52,12 @@ export interface MountOptions {
   clockInterval?: number;
 }
 
-/** Moves rows into `container` in `order`, touching only those out of place. */
 /** A refusal that no retry will undo (the scope's jobs are cleared). */
 function isFinal(error: ProgressClientError | undefined): boolean {
   return error?.code === "forbidden" || error?.code === "invalid_scope";
 }
 
+/** Moves rows into `container` in `order`, touching only those out of place. */
 function place(container: Element, order: JobRow[]): void {
   let ref = container.firstElementChild;
   for (const row of order) {

@@ -25,6 +25,27 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** Writes another job of `scope` until its housekeeping has pruned job `id` (past its retention). */
+async function writeUntilPruned(scope: string, id: string): Promise<void> {
+  const writer = await RedisProgress.start({
+    redis: client,
+    scope,
+    total: 10,
+    interval: 1,
+    retention: 5000,
+    heartbeat: 1000,
+  });
+  await waitFor(
+    async () => {
+      writer.tick();
+      await writer.flush();
+      return (await client.hexists(`resque:pace:${scope}`, id)) === 0;
+    },
+    { what: `a write to prune job ${id}` },
+  );
+  await writer.finish();
+}
+
 test("finished jobs stay for `retention`, then reads prune them and publish null", async () => {
   const done = await RedisProgress.start({
     redis: client,
@@ -72,23 +93,7 @@ test("the write script prunes too, without any reader", async () => {
   await old.finish();
   const hashHas = async (id: string) => (await client.hexists("resque:pace:keep", id)) === 1;
   expect(await hashHas("old")).toBe(true);
-  const writer = await RedisProgress.start({
-    redis: client,
-    scope: "keep",
-    total: 10,
-    interval: 1,
-    retention: 5000,
-    heartbeat: 1000,
-  });
-  await waitFor(
-    async () => {
-      writer.tick();
-      await writer.flush();
-      return !(await hashHas("old"));
-    },
-    { what: "a write to prune the expired job" },
-  );
-  await writer.finish();
+  await writeUntilPruned("keep", "old");
 });
 
 test("a scope nobody writes to vanishes after retention (key TTL)", async () => {
@@ -137,25 +142,9 @@ test("a job with a short retention never shortens the scope's TTL: a longer-kept
   expect(await hashTtl()).toBeGreaterThan(3_500_000);
   expect(await expiryTtl()).toBeGreaterThan(3_500_000);
   // The brief job itself still goes after its own retention, by its expiry score.
-  const writer = await RedisProgress.start({
-    redis: client,
-    scope: "mixed",
-    total: 10,
-    interval: 1,
-    retention: 5000,
-    heartbeat: 1000,
-  });
-  await waitFor(
-    async () => {
-      writer.tick();
-      await writer.flush();
-      return (await client.hexists("resque:pace:mixed", "brief")) === 0;
-    },
-    { what: "the brief job to be pruned" },
-  );
+  await writeUntilPruned("mixed", "brief");
   expect((await RedisProgress.find({ redis: client, scope: "mixed", id: "kept" }))?.status).toBe(
     "completed",
   );
-  await writer.finish();
   expect(await hashTtl()).toBeGreaterThan(3_500_000);
 });
