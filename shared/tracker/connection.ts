@@ -240,7 +240,11 @@ export function acquireConnection(
       held.users -= 1;
       if (held.users === 0 && shared.get(key) === held) {
         shared.delete(key);
-        await held.client.quit().catch(() => held.client.disconnect());
+        // Not connected: a QUIT would wait in the offline queue behind commands
+        // nobody waits for any more (a dropped tracker's write), and all of
+        // them would run once the server is back. Drop them with the socket.
+        if (held.client.status !== "ready") held.client.disconnect();
+        else await held.client.quit().catch(() => held.client.disconnect());
       }
     },
   };
