@@ -728,9 +728,7 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    * let go once it has.
    */
   #stopAs(status: JobStatus): void {
-    this.#status = status;
-    this.#nextBoundary = Infinity;
-    this.#stopTimers();
+    this.#halt(status);
     const pending = this.#queued ?? this.#inFlight ?? Promise.resolve();
     this.#ended = pending.then(
       () => this.#conn.release(),
@@ -754,6 +752,13 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     else this.#background();
   }
 
+  /** No more writes of this tracker's own: no timers, no percent boundary. */
+  #halt(status: JobStatus): void {
+    this.#status = status;
+    this.#nextBoundary = Infinity;
+    this.#stopTimers();
+  }
+
   #stopTimers(): void {
     clearTimeout(this.#trailing);
     clearTimeout(this.#beat);
@@ -766,18 +771,25 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    * connection go. Without this it kept reconnecting (the process could not
    * exit) and, once Redis was back, heartbeated a job its caller was told had
    * not started, so that the job never even looked stalled.
+   *
+   * The connection goes at once, not once the write in flight settles: that
+   * write may be waiting in ioredis's offline queue (Redis down or frozen), and
+   * it would run when the server came back before `writeTimeout` gave it up.
+   * Closing a connection nobody else uses drops the queue with it. (Another
+   * tracker of this process on the same URL keeps the connection, and with it
+   * the queued write: the job then shows as running, and stalled after a
+   * heartbeat or two.)
    */
   #abandon(): void {
     if (this.#ended !== null) return;
     this.#dropped = true;
-    this.#stopAs("canceled");
+    this.#halt("canceled");
+    this.#ended = this.#conn.release();
   }
 
   #end(status: JobStatus): Promise<void> {
     if (this.#ended !== null) return this.#ended;
-    this.#status = status;
-    this.#nextBoundary = Infinity;
-    this.#stopTimers();
+    this.#halt(status);
     const what = status === "completed" ? "finish()" : status === "failed" ? "fail()" : "cancel()";
     const ended = this.#persist(what).then(() => {
       this.emit("end", { status });

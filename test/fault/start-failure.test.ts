@@ -17,6 +17,19 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** A client of the test's own, named so that otherClients() leaves it out. */
+async function adminClient(): Promise<ReturnType<TestRedis["client"]>> {
+  const admin = redis.client();
+  await admin.client("SETNAME", "admin");
+  return admin;
+}
+
+/** Every connection to the server but the test's own. */
+async function otherClients(admin: ReturnType<TestRedis["client"]>): Promise<string[]> {
+  const clients = ((await admin.call("CLIENT", "LIST")) as string).trim().split("\n");
+  return clients.filter((line) => !line.includes(" name=admin "));
+}
+
 test("a start() that times out leaves no tracker writing, and lets its connection go", async () => {
   await redis.kill();
   const started = RedisProgress.start({
@@ -30,14 +43,42 @@ test("a start() that times out leaves no tracker writing, and lets its connectio
   });
   await expect(started).rejects.toThrow(TimeoutError);
   await redis.restart();
-  const admin = redis.client();
+  const admin = await adminClient();
   // For several heartbeats and ioredis's reconnection delays (at most 2 s),
   // had the tracker lived on: no write, and no connection but this one.
   const deadline = Date.now() + 2500;
   while (Date.now() < deadline) {
     expect(await admin.hget("resque:pace:orphan", "orphan")).toBeNull();
-    const clients = ((await admin.call("CLIENT", "LIST")) as string).trim().split("\n");
-    expect(clients).toHaveLength(1);
+    expect(await otherClients(admin)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+
+test("a start() that times out against a frozen server lets go of its queued write at once", async () => {
+  // The server accepts the connection but answers nothing, so the write waits
+  // in ioredis's offline queue for the ready check, longer than `timeout`.
+  // Had the dropped tracker held its connection until that write settled
+  // (`writeTimeout` later), the thaw would let the write run.
+  redis.freeze();
+  try {
+    const started = RedisProgress.start({
+      redis: redis.url,
+      scope: "frozen",
+      id: "frozen",
+      total: 10,
+      heartbeat: 100,
+      timeout: 300,
+      writeTimeout: 5000,
+    });
+    await expect(started).rejects.toThrow(TimeoutError);
+  } finally {
+    redis.thaw();
+  }
+  const admin = await adminClient();
+  const deadline = Date.now() + 1500;
+  while (Date.now() < deadline) {
+    expect(await admin.hget("resque:pace:frozen", "frozen")).toBeNull();
+    expect(await otherClients(admin)).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 });
