@@ -108,7 +108,7 @@ test("a live job's bar rises to 100 and shows completed; the dashboard is screen
   await expect(page.locator('.chip[aria-pressed="true"]').textContent()).resolves.toBe("user:1");
   await screenshot(page, "dashboard");
   await page.close();
-});
+}, 90_000);
 
 test("every status renders: running with time left, completed, failed, stalled, nested children", async () => {
   const now = Date.now();

@@ -87,7 +87,15 @@ test("a finish() that failed while the server was frozen is stored by a later fl
   } finally {
     redis.thaw();
   }
-  await pace.flush();
+  // A just-thawed server on a loaded machine may take longer than `timeout`
+  // to answer: flush() again until one stores the final state.
+  await waitFor(
+    async () => {
+      await pace.flush();
+      return true;
+    },
+    { what: "a flush() to store the final state" },
+  );
   const stored = JSON.parse((await admin.hget("resque:pace:stall", pace.id)) ?? "null") as {
     status: string;
     count: number;

@@ -82,7 +82,8 @@ test(
     const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
     const max = (list: Sample[]) => Math.max(...list.map((s) => s.heapUsed));
     const mean = (list: Sample[]) => list.reduce((sum, s) => sum + s.heapUsed, 0) / list.length;
-    expect(during.length).toBeGreaterThanOrEqual(40);
+    // One sample every 500 ms: at least one a second on average, even on a loaded machine.
+    expect(during.length).toBeGreaterThanOrEqual(30);
     // Flat: the outage's highest heap within a few MB of before it (a queue of
     // ticks or writes would grow by many MB over 30 s at this rate).
     expect(max(during) - max(before)).toBeLessThan(5 * MB);

@@ -131,7 +131,7 @@ test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", a
   });
   expect(output).not.toContain(token);
   expect(lines.some((l) => l.msg === "stopped")).toBe(true);
-});
+}, 90_000);
 
 test("serve refuses to start without PACE_SECRET outside demo mode", () => {
   const result = spawnSync(process.execPath, [...RUN, "serve"], {

@@ -194,12 +194,15 @@ test("worst case while nothing moves: the request arrives with the next heartbea
     heartbeat,
     interval: 10_000,
   });
+  // Listening before the request: a heartbeat may bring it back before
+  // requestCancel's own reply is handled.
+  const heard = new Promise<{ requestedAt: Date }>((resolve) => pace.on("cancel", resolve));
   const { cancel_requested_at } = await RedisProgress.requestCancel({
     redis: client,
     scope: "c",
     id: pace.id,
   });
-  const info = await new Promise<{ requestedAt: Date }>((resolve) => pace.on("cancel", resolve));
+  const info = await heard;
   const delay = Date.now() - Date.parse(cancel_requested_at);
   expect(info.requestedAt.toISOString()).toBe(cancel_requested_at);
   console.log(
