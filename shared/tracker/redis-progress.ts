@@ -777,8 +777,9 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    * it would run when the server came back before `writeTimeout` gave it up.
    * Closing a connection nobody else uses drops the queue with it. (Another
    * tracker of this process on the same URL keeps the connection, and with it
-   * the queued write: the job then shows as running, and stalled after a
-   * heartbeat or two.)
+   * the queued write; nor can a write already in a frozen server's socket be
+   * recalled. Such a job then shows as running, and stalled three heartbeats
+   * later.)
    */
   #abandon(): void {
     if (this.#ended !== null) return;
