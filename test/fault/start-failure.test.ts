@@ -17,17 +17,21 @@ afterAll(async () => {
   await redis.stop();
 });
 
-/** A client of the test's own, named so that otherClients() leaves it out. */
-async function adminClient(): Promise<ReturnType<TestRedis["client"]>> {
+/**
+ * For `ms`, polled: the job `id` (in the scope of the same name) is never
+ * stored, and no connection but the test's own (named, to tell it apart)
+ * reaches the server.
+ */
+async function expectNothingFor(id: string, ms: number): Promise<void> {
   const admin = redis.client();
   await admin.client("SETNAME", "admin");
-  return admin;
-}
-
-/** Every connection to the server but the test's own. */
-async function otherClients(admin: ReturnType<TestRedis["client"]>): Promise<string[]> {
-  const clients = ((await admin.call("CLIENT", "LIST")) as string).trim().split("\n");
-  return clients.filter((line) => !line.includes(" name=admin "));
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    expect(await admin.hget(`resque:pace:${id}`, id)).toBeNull();
+    const clients = ((await admin.call("CLIENT", "LIST")) as string).trim().split("\n");
+    expect(clients.filter((line) => !line.includes(" name=admin "))).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 test("a start() that times out leaves no tracker writing, and lets its connection go", async () => {
@@ -43,15 +47,9 @@ test("a start() that times out leaves no tracker writing, and lets its connectio
   });
   await expect(started).rejects.toThrow(TimeoutError);
   await redis.restart();
-  const admin = await adminClient();
   // For several heartbeats and ioredis's reconnection delays (at most 2 s),
-  // had the tracker lived on: no write, and no connection but this one.
-  const deadline = Date.now() + 2500;
-  while (Date.now() < deadline) {
-    expect(await admin.hget("resque:pace:orphan", "orphan")).toBeNull();
-    expect(await otherClients(admin)).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  // had the tracker lived on.
+  await expectNothingFor("orphan", 2500);
 });
 
 test("a start() that times out against a frozen server lets go of its queued write at once", async () => {
@@ -74,11 +72,5 @@ test("a start() that times out against a frozen server lets go of its queued wri
   } finally {
     redis.thaw();
   }
-  const admin = await adminClient();
-  const deadline = Date.now() + 1500;
-  while (Date.now() < deadline) {
-    expect(await admin.hget("resque:pace:frozen", "frozen")).toBeNull();
-    expect(await otherClients(admin)).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await expectNothingFor("frozen", 1500);
 });
