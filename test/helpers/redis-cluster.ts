@@ -8,7 +8,7 @@
  * port is chosen with its bus port free too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,17 +54,29 @@ function canBind(port: number): Promise<boolean> {
 
 /**
  * Ports p (and p + 10000 for the bus), all free, none reused within this
- * process. Both stay below Linux's ephemeral range (32768+), where the OS picks
- * the ports of other suites' servers (listen(0)) and of outgoing connections,
- * which could otherwise take a port between our check and redis-server's bind.
+ * process. Nodes listen on 10000-19999 and their buses on 20000-29999, so one
+ * suite's node never takes another's bus port; both stay below Linux's
+ * ephemeral range (32768+), where the OS picks the ports of other suites'
+ * servers (listen(0)) and of outgoing connections. Each Jest worker draws from
+ * its own quarter of the range: two workers starting clusters at the same
+ * moment could otherwise both find a port free and race for it.
  */
 const handedOut = new Set<number>();
-const LOWEST = 10_000;
-const HIGHEST = 32_767 - BUS_OFFSET;
+const RANGE_START = 10_000;
+const RANGE_SIZE = 10_000;
+const SLICES = 4;
+function workerSlice(): { lowest: number; highest: number } {
+  const worker = Number(process.env.JEST_WORKER_ID ?? "1");
+  const index = Number.isInteger(worker) && worker > 0 ? (worker - 1) % SLICES : 0;
+  const size = RANGE_SIZE / SLICES;
+  const lowest = RANGE_START + index * size;
+  return { lowest, highest: lowest + size - 1 };
+}
 async function freeClusterPorts(count: number): Promise<number[]> {
+  const { lowest, highest } = workerSlice();
   const ports: number[] = [];
   for (let attempt = 0; ports.length < count && attempt < 1000; attempt++) {
-    const port = LOWEST + Math.floor(Math.random() * (HIGHEST - LOWEST + 1));
+    const port = lowest + Math.floor(Math.random() * (highest - lowest + 1));
     if (handedOut.has(port) || ports.includes(port)) continue;
     if ((await canBind(port)) && (await canBind(port + BUS_OFFSET))) {
       ports.push(port);
@@ -73,6 +85,19 @@ async function freeClusterPorts(count: number): Promise<number[]> {
   }
   if (ports.length < count) throw new Error("Could not find free ports for a Redis Cluster");
   return ports;
+}
+
+/** A node that exited before it answered (a port taken after our check, most likely). */
+class NodeExitedError extends Error {}
+
+/** The last lines of a node's log, for an error message. */
+function logTail(file: string | undefined): string {
+  if (file === undefined) return "";
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-5).join("\n");
+  } catch {
+    return "";
+  }
 }
 
 function run(command: string, args: string[], timeout = 30_000): Promise<string> {
@@ -131,30 +156,53 @@ class NodeProcess {
     );
   }
 
+  /**
+   * Spawns the node and waits until it answers PING; rejects with a
+   * NodeExitedError (its log's last lines) as soon as it exits instead.
+   */
   async start(): Promise<void> {
     const child = spawn(systemRedisBinary(), this.args, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString()));
     this.child = child;
-    await waitFor(
-      async () => {
-        if (!this.running) throw new Error(`redis-server on ${this.port} exited: ${err}`);
-        const probe = new Redis({
-          host: HOST,
-          port: this.port,
-          lazyConnect: true,
-          retryStrategy: () => null,
-        });
-        probe.on("error", () => {});
-        try {
-          await probe.connect();
-          return (await probe.ping()) === "PONG";
-        } finally {
-          probe.disconnect();
-        }
-      },
-      { timeout: 10_000, interval: 50, what: `redis-server on port ${this.port}` },
-    );
+    const timeout = 10_000;
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      if (!this.running) {
+        const log = logTail(this.#logFile()) || err;
+        throw new NodeExitedError(`redis-server on ${this.port} exited: ${log}`);
+      }
+      if (await this.#answers()) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Timed out after ${timeout} ms waiting for redis-server on port ${this.port}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async #answers(): Promise<boolean> {
+    const probe = new Redis({
+      host: HOST,
+      port: this.port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    probe.on("error", () => {});
+    try {
+      await probe.connect();
+      return (await probe.ping()) === "PONG";
+    } catch {
+      return false;
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  #logFile(): string | undefined {
+    const at = this.args.indexOf("--logfile");
+    return at < 0 ? undefined : this.args[at + 1];
   }
 
   signal(name: "SIGSTOP" | "SIGCONT"): void {
@@ -183,8 +231,23 @@ export class TestRedisCluster {
     this.#nodes = nodes;
   }
 
-  /** Starts the nodes, creates the cluster, and waits until every node says cluster_state:ok. */
+  /**
+   * Starts the nodes, creates the cluster, and waits until every node says
+   * cluster_state:ok. A node that exits while starting (another process took
+   * its port or bus port after our check) makes it start over on other ports,
+   * up to three times.
+   */
   static async start(options: TestRedisClusterOptions = {}): Promise<TestRedisCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TestRedisCluster.#launch(options);
+      } catch (error) {
+        if (!(error instanceof NodeExitedError) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  static async #launch(options: TestRedisClusterOptions): Promise<TestRedisCluster> {
     const masters = options.masters ?? 3;
     const replicas = options.replicas ?? 1;
     const nodeTimeout = options.nodeTimeout ?? 1000;
