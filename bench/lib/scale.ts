@@ -54,8 +54,8 @@ export interface Scale {
     /** Deliveries per second asked of each step, ascending; the ramp stops at the first failed step. */
     steps: number[];
     /**
-     * Ramp pairs run (clients stay connected); each later one starts at 75% of
-     * the lower capacity of the first. The capacity ratio is the median
+     * Ramp pairs run (clients stay connected); each later one climbs from 75%
+     * of the lower capacity of the first in finer steps (see fanout.ts). The capacity ratio is the median
      * of the pairs' ratios: a single hiccup of the shared machine ends a ramp.
      */
     repeats: number;
@@ -138,8 +138,8 @@ export const SCALES: Record<ScaleName, Scale> = {
       scopes: 40,
       stepSeconds: 3,
       steps: [
-        4000, 8000, 16_000, 24_000, 28_000, 32_000, 34_000, 36_000, 38_000, 40_000, 42_000, 44_000,
-        46_000, 48_000, 50_000, 52_000, 54_000, 56_000,
+        4000, 8000, 12_000, 16_000, 20_000, 24_000, 28_000, 32_000, 36_000, 40_000, 44_000, 48_000,
+        52_000, 56_000,
       ],
       repeats: 3,
     },
