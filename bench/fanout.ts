@@ -149,7 +149,7 @@ async function rampPair(
  * the coarse steps only, a slow machine's limit fell between 16,000 and 24,000
  * and the ratio could only be 67% or 100%.
  */
-export function finerSteps(steps: number[], lower: number): number[] {
+function finerSteps(steps: number[], lower: number): number[] {
   if (!(lower > 0)) return steps;
   const round = (n: number) => Math.max(FINE_STEP, Math.round(n / FINE_STEP) * FINE_STEP);
   const start = round(lower * START_SHARE);

@@ -100,6 +100,18 @@ function logTail(file: string | undefined): string {
   }
 }
 
+/** Runs `use` on a one-off connection to the node on `port` (no retries), then closes it. */
+async function withNode<T>(port: number, use: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ host: HOST, port, lazyConnect: true, retryStrategy: () => null });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
 function run(command: string, args: string[], timeout = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -182,22 +194,8 @@ class NodeProcess {
     }
   }
 
-  async #answers(): Promise<boolean> {
-    const probe = new Redis({
-      host: HOST,
-      port: this.port,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      return (await probe.ping()) === "PONG";
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
+  #answers(): Promise<boolean> {
+    return withNode(this.port, async (probe) => (await probe.ping()) === "PONG").catch(() => false);
   }
 
   #logFile(): string | undefined {
@@ -336,19 +334,9 @@ export class TestRedisCluster {
   async topology(port?: number): Promise<NodeInfo[]> {
     const at = port ?? this.#nodes.find((node) => node.running)?.port;
     if (at === undefined) throw new Error("No node is running");
-    const client = new Redis({
-      host: HOST,
-      port: at,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      return parseClusterNodes((await client.call("CLUSTER", "NODES")) as string);
-    } finally {
-      client.disconnect();
-    }
+    return withNode(at, async (client) =>
+      parseClusterNodes((await client.call("CLUSTER", "NODES")) as string),
+    );
   }
 
   /** The masters (with their slots), as a running node sees them. */
@@ -384,33 +372,23 @@ export class TestRedisCluster {
         const running = this.#nodes.filter((node) => node.running);
         const views: string[] = [];
         for (const node of running) {
-          const client = new Redis({
-            host: HOST,
-            port: node.port,
-            lazyConnect: true,
-            retryStrategy: () => null,
-          });
-          client.on("error", () => {});
-          try {
-            await client.connect();
+          const view = await withNode(node.port, async (client) => {
             const info = (await client.call("CLUSTER", "INFO")) as string;
-            if (!/cluster_state:ok/.test(info)) return false;
+            if (!/cluster_state:ok/.test(info)) return null;
             const nodes = parseClusterNodes((await client.call("CLUSTER", "NODES")) as string);
             const me = nodes.find((n) => n.port === node.port);
             if (me?.role === "replica") {
               const replication = (await client.info("replication")) as string;
-              if (!/master_link_status:up/.test(replication)) return false;
+              if (!/master_link_status:up/.test(replication)) return null;
             }
-            views.push(
-              nodes
-                .filter((n) => n.role === "master" && n.slots.length > 0)
-                .map((n) => `${n.port}=${JSON.stringify(n.slots)}`)
-                .sort()
-                .join(" "),
-            );
-          } finally {
-            client.disconnect();
-          }
+            return nodes
+              .filter((n) => n.role === "master" && n.slots.length > 0)
+              .map((n) => `${n.port}=${JSON.stringify(n.slots)}`)
+              .sort()
+              .join(" ");
+          });
+          if (view === null) return false;
+          views.push(view);
         }
         return views.length > 0 && views.every((view) => view === views[0]);
       },
