@@ -96,7 +96,11 @@ test("with the claim: a cancel button on running jobs; clicking it shows cancel 
     }).observe(state, { childList: true, characterData: true, subtree: true });
   });
   await button.click();
-  await job.locator(".rp-state", { hasText: "Running · cancel requested…" }).waitFor();
+  // The recorder, not the badge: "cancel requested…" shows only until "Canceled"
+  // arrives, which a locator's polling (every 500 ms after the first few) can miss.
+  await page.waitForFunction(() =>
+    (window as unknown as { states: string[] }).states.includes("Running · cancel requested…"),
+  );
   expect(await job.getAttribute("class")).toContain("rp-cancel-requested");
   await job.locator('.rp-state:text-is("Canceled")').waitFor();
   expect(await job.getAttribute("data-status")).toBe("canceled");

@@ -111,6 +111,9 @@ test("a live job's bar rises to 100 and shows completed; the dashboard is screen
 }, 90_000);
 
 test("every status renders: running with time left, completed, failed, stalled, nested children", async () => {
+  // Times near the early end of their words' ranges ("about 3 minutes left"
+  // from 210 s down to 150 s, "3 minutes ago" from 150 s up to 210 s): the
+  // texts hold for about a minute after `now`, however slow the page is to open.
   const now = Date.now();
   const iso = (offset: number) => new Date(now + offset).toISOString();
   const base = { heartbeat: 30_000, started_at: iso(-600_000), finished_at: null };
@@ -124,7 +127,7 @@ test("every status renders: running with time left, completed, failed, stalled, 
       name: "Reindex search",
       started_at: iso(-400_000),
       updated_at: iso(0),
-      estimated_finished_at: iso(170_000),
+      estimated_finished_at: iso(205_000),
       rate: 11.6,
       seq: 40,
     },
@@ -135,9 +138,9 @@ test("every status renders: running with time left, completed, failed, stalled, 
       total: 820,
       status: "completed",
       name: "Export invoices",
-      updated_at: iso(-180_000),
-      finished_at: iso(-180_000),
-      estimated_finished_at: iso(-180_000),
+      updated_at: iso(-155_000),
+      finished_at: iso(-155_000),
+      estimated_finished_at: iso(-155_000),
       seq: 30,
     },
     fail: {
@@ -160,7 +163,7 @@ test("every status renders: running with time left, completed, failed, stalled, 
       total: 1000,
       status: "running",
       name: "Sync calendar",
-      updated_at: iso(-300_000),
+      updated_at: iso(-275_000),
       estimated_finished_at: iso(-100_000),
       seq: 5,
     },

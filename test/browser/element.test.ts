@@ -183,10 +183,16 @@ test("bars move at the rate until the next expected write, and not under reduced
     }
     await pace.flush();
     const job = await stored(scope, pace.id);
-    const count = new Intl.NumberFormat("en").format(job.count);
-    await page
-      .locator(`.rp-job[data-job-id="${pace.id}"] .rp-count`, { hasText: `${count} /` })
-      .waitFor();
+    const count = `${new Intl.NumberFormat("en").format(job.count)} /`;
+    // Checked on every animation frame (a locator's waitFor polls every 500 ms
+    // after its first few tries), so the bar's motion is sampled from its start.
+    await page.waitForFunction(
+      ([id, text]) =>
+        document
+          .querySelector(`.rp-job[data-job-id="${id}"] .rp-count`)
+          ?.textContent?.includes(text) === true,
+      [pace.id, count] as const,
+    );
     return job;
   };
   const round = (x: number) => Math.round(x * 10_000) / 10_000;

@@ -129,13 +129,16 @@ test("an SSUBSCRIBE that timed out on a slow master is taken back: no shard chan
     const ssubscribes = async () =>
       Number(/cmdstat_ssubscribe:calls=(\d+)/.exec(await master.info("commandstats"))?.[1] ?? 0);
     const before = await ssubscribes();
-    // The master is busy for longer than redisTimeout: the new link's ready
-    // check and the SSUBSCRIBE queued behind it wait.
-    await master.call("CLIENT", "PAUSE", 1500, "ALL");
-    const ack = (await client.timeout(5000).emitWithAck("subscribe", { scope })) as {
-      ok: boolean;
-      error?: { code: string };
-    };
+    // The master does not answer until the refusal is in (SIGSTOP: its sockets
+    // stay open): the new link's ready check and the SSUBSCRIBE queued behind
+    // it wait past redisTimeout.
+    cluster.freeze(masterPort);
+    let ack: { ok: boolean; error?: { code: string } };
+    try {
+      ack = (await client.timeout(5000).emitWithAck("subscribe", { scope })) as typeof ack;
+    } finally {
+      cluster.thaw(masterPort);
+    }
     expect(ack).toMatchObject({ ok: false, error: { code: "unavailable" } });
     // Once the master answers, the link becomes ready and sends its queue: the
     // late SSUBSCRIBE, and the SUNSUBSCRIBE that takes it back.

@@ -156,10 +156,12 @@ test("1,000 subscribes per second from one socket are rate-limited; others keep 
   clearInterval(sender);
   const floodMs = since(started);
   const results = await Promise.all(acks);
+  // The gateway refills the bucket by its own clock while it works through the
+  // flood, which may end after the sending did: the bound runs to the last ack.
+  const seconds = since(started) / 1000;
   const loopLag = await lag();
 
   const count = (code: string) => results.filter((r) => r === code).length;
-  const seconds = floodMs / 1000;
   // Burst 20, then 5 per second (the defaults), and some slack for timing.
   expect(count("ok")).toBeGreaterThanOrEqual(20);
   expect(count("ok")).toBeLessThanOrEqual(20 + Math.ceil(5 * seconds) + 5);

@@ -79,10 +79,6 @@ test("SIGSTOP longer than the timeouts: fast reported failures, bounded queue, r
 
   redis.freeze();
   const frozenAt = Date.now();
-  const seqBefore = Math.max(
-    0,
-    ...worker.events.filter((e) => e.event === "write").map((e) => e.seq as number),
-  );
   const firstError = await worker.waitForEvent(
     (e) => e.event === "error" && (e.at as number) >= frozenAt,
     "a write error reported while Redis is frozen",
@@ -102,6 +98,12 @@ test("SIGSTOP longer than the timeouts: fast reported failures, bounded queue, r
   const errorsDuringFreeze = worker.events.filter(
     (e) => e.event === "error" && (e.at as number) >= frozenAt,
   ).length;
+  // The last write before the freeze, read now: no write completes while Redis is
+  // frozen, and by now the worker's report of every earlier one has arrived.
+  const seqBefore = Math.max(
+    0,
+    ...worker.events.filter((e) => e.event === "write").map((e) => e.seq as number),
+  );
   redis.thaw();
   const thawedAt = Date.now();
 

@@ -126,10 +126,10 @@ describe("grants", () => {
   });
 
   test("the socket is disconnected when its token expires", async () => {
-    // `exp` is in whole seconds: a ttl of 3 leaves 2 to 3 s, enough for the
+    // `exp` is in whole seconds: a ttl of 5 leaves 4 to 5 s, enough for the
     // handshake and the subscribe on a loaded machine (this suite has no clock
     // tolerance). The listener is on before anything can end the socket.
-    const token = await signScopeToken({ secret: TEST_SECRET, scopes: ["user:1"], ttl: 3 });
+    const token = await signScopeToken({ secret: TEST_SECRET, scopes: ["user:1"], ttl: 5 });
     const socket = await tg.connect(token);
     const gone = new Promise<string>((resolve) => socket.once("disconnect", resolve));
     expect((await subscribe(socket, "user:1")).ok).toBe(true);

@@ -44,7 +44,8 @@ test("a killed worker's job becomes stalled after three heartbeats and is pruned
     // Stalled after 1.5 s without a write: a worker descheduled for a few
     // hundred ms on a loaded machine is not taken for a dead one.
     HEARTBEAT: "500",
-    RETENTION: "4000",
+    // Stalled from 1.5 s until pruned at 6 s: a wide window for the checks.
+    RETENTION: "6000",
     END: "hang",
   });
   await worker.waitForLine("done");

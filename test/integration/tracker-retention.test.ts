@@ -61,7 +61,9 @@ test("finished jobs stay for `retention`, then reads prune them and publish null
     scope: "keep",
     total: 10,
     id: "live",
-    retention: 400,
+    // Longer than the finished job's: a test process stalled for a few hundred
+    // ms must not let it lapse between two heartbeats.
+    retention: 1000,
     heartbeat: 100,
   });
   expect(Object.keys(await RedisProgress.jobs({ redis: client, scope: "keep" })).sort()).toEqual([
@@ -78,6 +80,16 @@ test("finished jobs stay for `retention`, then reads prune them and publish null
   expect(Object.keys(await RedisProgress.jobs({ redis: client, scope: "keep" }))).toEqual(["live"]);
   await waitFor(() => removed.includes("done"), { what: "the removal message" });
   expect(await client.zscore("resque:pace:keep:#exp", "done")).toBeNull();
+  // Well past its own retention (1 s, plus a running job's slack of 0.1 s), the
+  // live job is still there: its heartbeats keep it.
+  await waitFor(
+    async () => {
+      const live = await RedisProgress.find({ redis: client, scope: "keep", id: "live" });
+      return live !== null && live.updated_at.getTime() - live.started_at.getTime() > 1500;
+    },
+    { what: "the live job, kept by its heartbeats, 1.5 s after it started" },
+  );
+  expect(removed).not.toContain("live");
   await running.finish();
 });
 
