@@ -27,6 +27,8 @@ const START_SHARE = 0.75;
 const FINE_STEP = 1000;
 /** At most this many steps in a later pair. */
 const FINE_COUNT = 12;
+/** A later pair's step is about the first pair's lower capacity divided by this. */
+const FINE_DIVISOR = 12;
 
 interface RampResult {
   name: string;
@@ -153,7 +155,7 @@ function finerSteps(steps: number[], lower: number): number[] {
   if (!(lower > 0)) return steps;
   const round = (n: number) => Math.max(FINE_STEP, Math.round(n / FINE_STEP) * FINE_STEP);
   const start = round(lower * START_SHARE);
-  const increment = round(lower / 12);
+  const increment = round(lower / FINE_DIVISOR);
   const top = Math.max(...steps);
   const out: number[] = [];
   for (let step = start; step <= top && out.length < FINE_COUNT; step += increment) out.push(step);
@@ -273,7 +275,7 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
           "so that a busy moment on the machine weighs on both alike; a ramp that ended stops " +
           `while the other goes on. ${repeats} pair${repeats === 1 ? "" : "s"} of ramps; each ` +
           `pair after the first climbs from ${START_SHARE * 100}% of the lower capacity of the first in steps of about a ` +
-          "twelfth of it (at least 1,000). The " +
+          `twelfth of it (at least ${FINE_STEP.toLocaleString("en-US")}). The ` +
           "gateway sends a scope at most one event per 50 ms coalescing window, so it cannot " +
           `deliver more than 20 × ${clients.toLocaleString("en-US")} events per second here; ` +
           "the steps stay well below that (jitter brings updates inside a window near it).",

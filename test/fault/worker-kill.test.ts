@@ -31,6 +31,9 @@ afterAll(async () => {
   await tg.stop();
 });
 
+// The waits below add up to more than Jest's default 30 s when the machine is slow.
+jest.setTimeout(60_000);
+
 test("a killed worker's job turns stalled after the stall window and is pruned at retention", async () => {
   const scope = "fault:dead-worker";
   const id = "dead-worker";

@@ -91,8 +91,7 @@ async function freeClusterPorts(count: number): Promise<number[]> {
 class NodeExitedError extends Error {}
 
 /** The last lines of a node's log, for an error message. */
-function logTail(file: string | undefined): string {
-  if (file === undefined) return "";
+function logTail(file: string): string {
   try {
     return readFileSync(file, "utf8").trim().split("\n").slice(-5).join("\n");
   } catch {
@@ -160,6 +159,8 @@ class NodeProcess {
   constructor(
     readonly port: number,
     readonly args: string[],
+    /** Where the node logs (its stderr stays empty). */
+    readonly logFile: string,
   ) {}
 
   get running(): boolean {
@@ -181,7 +182,7 @@ class NodeProcess {
     const deadline = Date.now() + timeout;
     for (;;) {
       if (!this.running) {
-        const log = logTail(this.#logFile()) || err;
+        const log = logTail(this.logFile) || err;
         throw new NodeExitedError(`redis-server on ${this.port} exited: ${log}`);
       }
       if (await this.#answers()) return;
@@ -196,11 +197,6 @@ class NodeProcess {
 
   #answers(): Promise<boolean> {
     return withNode(this.port, async (probe) => (await probe.ping()) === "PONG").catch(() => false);
-  }
-
-  #logFile(): string | undefined {
-    const at = this.args.indexOf("--logfile");
-    return at < 0 ? undefined : this.args[at + 1];
   }
 
   signal(name: "SIGSTOP" | "SIGCONT"): void {
@@ -232,8 +228,8 @@ export class TestRedisCluster {
   /**
    * Starts the nodes, creates the cluster, and waits until every node says
    * cluster_state:ok. A node that exits while starting (another process took
-   * its port or bus port after our check) makes it start over on other ports,
-   * up to three times.
+   * its port or bus port after our check) makes it start over on other ports:
+   * three attempts in all.
    */
   static async start(options: TestRedisClusterOptions = {}): Promise<TestRedisCluster> {
     for (let attempt = 1; ; attempt++) {
@@ -250,11 +246,13 @@ export class TestRedisCluster {
     const replicas = options.replicas ?? 1;
     const nodeTimeout = options.nodeTimeout ?? 1000;
     const count = masters * (1 + replicas);
-    const dir = mkdtempSync(join(tmpdir(), "redis-progress-cluster-"));
     const ports = await freeClusterPorts(count);
-    const nodes = ports.map(
-      (port) =>
-        new NodeProcess(port, [
+    const dir = mkdtempSync(join(tmpdir(), "redis-progress-cluster-"));
+    const nodes = ports.map((port) => {
+      const logFile = join(dir, `redis-${port}.log`);
+      return new NodeProcess(
+        port,
+        [
           "--port",
           String(port),
           "--bind",
@@ -275,9 +273,11 @@ export class TestRedisCluster {
           "--cluster-replica-validity-factor",
           "0",
           "--logfile",
-          join(dir, `redis-${port}.log`),
-        ]),
-    );
+          logFile,
+        ],
+        logFile,
+      );
+    });
     const cluster = new TestRedisCluster(dir, nodes);
     try {
       await Promise.all(nodes.map((node) => node.start()));
