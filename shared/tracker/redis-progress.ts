@@ -47,7 +47,7 @@ import {
   type BuildInput,
   type Built,
 } from "./prebuilt";
-import { packConstants, packNumbers } from "./write-args";
+import { PREBUILT_META, packConstants, packNumbers } from "./write-args";
 import {
   encodeMeta,
   errorMessage,
@@ -616,7 +616,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     const args = [
       numbers,
       this.#status,
-      this.#meta,
+      // A prebuilt value ends with this meta: it goes once (see write-6.lua).
+      built !== null && this.#meta !== "" ? PREBUILT_META : this.#meta,
       this.#error,
       this.#constants,
       built?.value ?? "",

@@ -70,3 +70,10 @@ export function packConstants(c: WriteConstants): string {
 export function packNumbers(n: WriteNumbers): string {
   return `${n.builtOnLength} ${n.count} ${n.errors} ${n.total} ${n.seq} ${n.retention} ${n.alpha} ${n.now}`;
 }
+
+/**
+ * ARGV[3] of a prebuilt write whose value ends with the tracker's meta: the
+ * meta goes once, inside the value, and the script takes it from there should
+ * the full path run. No meta text can be it (meta is a JSON object).
+ */
+export const PREBUILT_META = "=";

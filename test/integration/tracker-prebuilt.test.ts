@@ -21,6 +21,7 @@ import {
 } from "../../shared/tracker/prebuilt";
 import { runScript } from "../../shared/tracker/scripts";
 import { packConstants, packNumbers } from "../../shared/tracker/write-args";
+import { monitorCommands } from "../helpers/monitor";
 import { TestRedis } from "../helpers/redis-server";
 
 let redis: TestRedis;
@@ -493,6 +494,44 @@ test("setMeta reaches the stored value, and two trackers of one job with differe
   expect(await stored(a.id)).toMatchObject({ count: 14, meta: { by: "b" } });
   await a.finish();
   await b.finish();
+});
+
+test("a prebuilt write sends its meta once, inside its value; the full path takes it from there", async () => {
+  const notes = "n".repeat(2000);
+  const log = await monitorCommands(redis);
+  try {
+    const a = await RedisProgress.start({
+      redis: client,
+      scope: "fast",
+      total: 100,
+      meta: { notes },
+    });
+    a.tick(1);
+    await a.flush();
+    // Another tracker of the job writes: a's next prebuilt value no longer matches.
+    const b = await RedisProgress.start({ redis: client, scope: "fast", id: a.id, total: 100 });
+    b.tick(1);
+    await b.flush();
+    a.setMeta({ notes, step: 3 });
+    a.tick(1);
+    await a.flush();
+    await log.sync();
+    // evalsha, sha, 3, three keys, ARGV[1..8]: ARGV[3] (meta) is at 8, ARGV[6]
+    // (a prebuilt value) at 11.
+    const prebuilt = log.commands.filter(
+      (c) => c[0]?.toLowerCase() === "evalsha" && c[11] !== undefined && c[11] !== "",
+    );
+    // a's, b's (no meta of its own: "" keeps the stored one), a's again.
+    expect(prebuilt.map((c) => c[8])).toEqual(["=", "", "="]);
+    for (const command of prebuilt) expect(command.join("\n").split(notes).length - 1).toBe(1);
+    expect(prebuilt[2]?.[11]).toContain('"step":3');
+    // The full path ran (b's tick counts) and stored the meta the value carried.
+    expect(await stored(a.id)).toMatchObject({ count: 3, meta: { notes, step: 3 } });
+    await a.finish();
+    await b.finish();
+  } finally {
+    await log.stop();
+  }
 });
 
 test.each([

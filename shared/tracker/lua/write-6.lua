@@ -15,7 +15,9 @@
            for the job, retention in ms, the EMA smoothing factor for the rate
            (0.3) and now (ms since the epoch, the tracker's clock)
   ARGV[2]  status: running | completed | failed | canceled
-  ARGV[3]  meta as JSON object text ("" = keep)
+  ARGV[3]  meta as JSON object text ("" = keep), or "=" for a prebuilt write
+           whose value ends with the tracker's meta: sent once, and taken
+           from ARGV[6] should the full path run
   ARGV[4]  error message ("" = keep)
   ARGV[5]  the tracker's constant part: strings separated by single spaces
            (none of the first eleven can hold one), in this order:
@@ -288,7 +290,13 @@ end
 
 
 local old, meta_raw = split_meta(redis.call('HGET', hash, id))
-if ARGV[3] ~= '' then meta_raw = ARGV[3] end
+local meta_arg = ARGV[3]
+if meta_arg == '=' then
+  -- The meta the prebuilt value ends with (its only unescaped mark, see lib.lua).
+  local at = string.find(ARGV[6], META_MARK, 1, true)
+  meta_arg = at and string.sub(ARGV[6], at + #META_MARK, -2) or ''
+end
+if meta_arg ~= '' then meta_raw = meta_arg end
 -- Captured before `job = old` below mutates the same table.
 local was_status, was_ppb, was_weight, was_parent = nil, nil, nil, nil
 if old then
