@@ -22,11 +22,13 @@ const MAX_LAG_MS = 50;
 /** A step that delivers less than this share of what it asked for has fallen behind. */
 const MIN_DELIVERED = 0.9;
 /** Ramp pairs after the first start at this share of the first pair's lower capacity. */
-const START_SHARE = 0.75;
+// 0.75 left a later pair no figure at all when the machine had slowed by a
+// quarter since the first (its first step failed twice: counted as 0%).
+const START_SHARE = 0.6;
 /** Later pairs' steps are multiples of this (deliveries per second). */
 const FINE_STEP = 1000;
 /** At most this many steps in a later pair. */
-const FINE_COUNT = 12;
+const FINE_COUNT = 14;
 /** A later pair's step is about the first pair's lower capacity divided by this. */
 const FINE_DIVISOR = 12;
 
@@ -147,7 +149,7 @@ async function rampPair(
  * first pair's lower capacity (two steps below its limit, a later pair often
  * failed its first step and gave no figure) and climbs in steps of about a
  * twelfth of it, at least FINE_STEP, for at most FINE_COUNT steps (up to
- * about 1.7 times that capacity; a ramp that holds them all shows "≥"). With
+ * about 1.75 times that capacity; a ramp that holds them all shows "≥"). With
  * the coarse steps only, a slow machine's limit fell between 16,000 and 24,000
  * and the ratio could only be 67% or 100%.
  */

@@ -54,7 +54,7 @@ export interface Scale {
     /** Deliveries per second asked of each step, ascending; the ramp stops at the first failed step. */
     steps: number[];
     /**
-     * Ramp pairs run (clients stay connected); each later one climbs from 75%
+     * Ramp pairs run (clients stay connected); each later one climbs from 60%
      * of the lower capacity of the first in finer steps (see fanout.ts). The capacity ratio is the median
      * of the pairs' ratios: a single hiccup of the shared machine ends a ramp.
      */
