@@ -142,6 +142,11 @@ export class LoadGen {
     return this.child.request("record", { on: true });
   }
 
+  /** A round trip through the load generator's event loop (slow while it works through a backlog). */
+  ping(): Promise<unknown> {
+    return this.child.request("ready");
+  }
+
   stopRecording(): Promise<RecordResult> {
     return this.child.request<RecordResult>("record", { on: false });
   }
