@@ -178,21 +178,21 @@ class NodeProcess {
     let err = "";
     child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString()));
     this.child = child;
-    const timeout = 10_000;
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      if (!this.running) {
-        const log = logTail(this.logFile) || err;
-        throw new NodeExitedError(`redis-server on ${this.port} exited: ${log}`);
-      }
-      if (await this.#answers()) return;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `Timed out after ${timeout} ms waiting for redis-server on port ${this.port}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      () => {
+        if (!this.running) {
+          const log = logTail(this.logFile) || err;
+          throw new NodeExitedError(`redis-server on ${this.port} exited: ${log}`);
+        }
+        return this.#answers();
+      },
+      {
+        timeout: 10_000,
+        interval: 50,
+        what: `redis-server on port ${this.port}`,
+        fatal: (error) => error instanceof NodeExitedError,
+      },
+    );
   }
 
   #answers(): Promise<boolean> {

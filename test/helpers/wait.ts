@@ -1,13 +1,23 @@
 /** Waiting helpers: poll with a deadline, or wait for an event; never sleep-then-hope. */
 
-/** Polls `check` until it returns a truthy value (which is returned) or `timeout` ms pass. */
+/**
+ * Polls `check` until it returns a truthy value (which is returned) or `timeout`
+ * ms pass. An error `check` throws is retried, unless `fatal` says it is final:
+ * then it is rethrown at once.
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   {
     timeout = 10_000,
     interval = 20,
     what = "condition",
-  }: { timeout?: number; interval?: number; what?: string } = {},
+    fatal,
+  }: {
+    timeout?: number;
+    interval?: number;
+    what?: string;
+    fatal?: (error: unknown) => boolean;
+  } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
   let last: unknown;
@@ -16,6 +26,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value) return value as NonNullable<T>;
     } catch (error) {
+      if (fatal?.(error) === true) throw error;
       last = error;
     }
     if (Date.now() > deadline) {
