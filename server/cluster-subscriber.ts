@@ -20,6 +20,7 @@
  *   `slotsRefreshInterval`) shows another owner: the backstop for a push that
  *   ioredis mistook for the reply to a command in flight.
  */
+import { readRepliesDirectly } from "../shared/direct-replies";
 import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
@@ -171,6 +172,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       ...LINK_OPTIONS,
       connectTimeout: this.#timeout,
     });
+    readRepliesDirectly(redis);
     const link: Link = { key, redis, channels: new Set(), leaving: new Set() };
     this.#links.set(key, link);
     redis.on("smessage", (channel: string, message: string) => {

@@ -10,6 +10,7 @@ import express, { type Express, type Router } from "express";
 import type { Cluster, Redis } from "ioredis";
 import pino, { type BaseLogger } from "pino";
 import { Server as IoServer } from "socket.io";
+import { readRepliesDirectly } from "../shared/direct-replies";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
 import { visibleJobs, type JobMap, type JobPatch } from "../shared/job";
@@ -152,6 +153,8 @@ export class Gateway {
       // A URL, or cluster seeds; openClient throws on a bad one before connecting.
       this.#redis = openClient(source as string | readonly string[], { maxRetriesPerRequest: 1 });
       this.#ownsRedis = true;
+      // Snapshot reads answer joins: their replies too are parsed as they are read.
+      if (!isCluster(this.#redis)) readRepliesDirectly(this.#redis as Redis);
     } else {
       if (!isRedisClient(source)) {
         throw new InvalidArgumentError(

@@ -8,6 +8,7 @@
  * re-read snapshots, so it does both itself, in that order.
  */
 import { Redis, type RedisOptions } from "ioredis";
+import { readRepliesDirectly } from "../shared/direct-replies";
 import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
 import { UnavailableError } from "./errors/unavailable-error";
@@ -55,8 +56,12 @@ const SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
  * client, or a new one for a URL. (A Cluster gets a ClusterSubscriber instead.)
  */
 export function openSubscriber(source: Redis | string): Redis {
-  if (typeof source === "string") return new Redis(source, SUBSCRIBER_OPTIONS);
-  return source.duplicate(SUBSCRIBER_OPTIONS);
+  const client =
+    typeof source === "string"
+      ? new Redis(source, SUBSCRIBER_OPTIONS)
+      : source.duplicate(SUBSCRIBER_OPTIONS);
+  readRepliesDirectly(client);
+  return client;
 }
 
 /** Pub/sub on one standalone connection (SUBSCRIBE). */
