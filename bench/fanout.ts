@@ -57,6 +57,8 @@ interface RampContext {
   perScope: number;
   stepSeconds: number;
   rows: Record<Kind, Cell[][]>;
+  /** The writers' Redis, whose CPU each step reads (INFO cpu). */
+  redis: Redis;
 }
 
 /**
@@ -101,6 +103,7 @@ async function rampPair(
           rate: Math.max(1, Math.floor(asked / ctx.perScope)),
           seconds: ctx.stepSeconds,
           warmup: Math.min(0.5, ctx.stepSeconds / 2),
+          cpuOf: ctx.redis,
         });
         const { latency } = phase.client;
         delivered = phase.deliveriesPerSecond;
@@ -124,6 +127,7 @@ async function rampPair(
           phase.server.lagP99,
           Math.round(phase.server.cpu),
           Math.round(phase.client.meter.cpu),
+          Math.round(phase.writerCpu + (phase.redisCpu ?? 0)),
           phase.client.meter.lagP99,
           failures.length === 0
             ? "held"
@@ -225,6 +229,7 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
       perScope,
       stepSeconds,
       rows,
+      redis: writerClient,
     };
     let later = steps;
     for (let pair = 1; pair <= repeats; pair++) {
@@ -287,6 +292,7 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
         "server lag p99 ms",
         "server CPU %",
         "load generator CPU %",
+        "writer + Redis CPU %",
         "load generator lag p99 ms",
         "step",
       ],
@@ -303,7 +309,10 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
           `twelfth of it (at least ${FINE_STEP.toLocaleString("en-US")}). The ` +
           "gateway sends a scope at most one event per 50 ms coalescing window, so it cannot " +
           `deliver more than 20 × ${clients.toLocaleString("en-US")} events per second here; ` +
-          "the steps stay well below that (jitter brings updates inside a window near it).",
+          "the steps stay well below that (jitter brings updates inside a window near it). " +
+          "'writer + Redis CPU %' is this process's CPU (the trackers' writes; for the bare " +
+          "server, only its pacing requests) plus Redis's (INFO cpu), in % of a core over the step: " +
+          "what making the updates takes from the two cores the servers and the load generator share.",
       ],
     },
     {

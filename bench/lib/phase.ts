@@ -5,7 +5,7 @@ import type { ArrivalSummary } from "./arrivals";
 import { pace } from "./pace";
 import type { LoadGen, ServerProc } from "./servers";
 import type { Meter, Summary } from "./stats";
-import { commandStats } from "./wire";
+import { commandStats, redisCpuUs } from "./wire";
 import { TimedWriters, type Writers } from "./writers";
 
 export interface PhaseResult {
@@ -26,6 +26,14 @@ export interface PhaseResult {
   redisUsPerUpdate?: number;
   /** The writer's call → its socket write, when the source's writers are timed. */
   writerShare?: Summary;
+  /**
+   * CPU of this process (the writers, or for the bare server only its pacing
+   * requests) and of Redis (when `cpuOf` is given), % of a core over the
+   * recorded seconds: what the updates' production takes from the cores the
+   * server and the load generator share.
+   */
+  writerCpu: number;
+  redisCpu?: number;
 }
 
 /** Commands whose time is the update path's: scripts (inner commands included) and XREADs. */
@@ -54,6 +62,8 @@ export async function runPhase(options: {
   warmup: number;
   /** A connection to the Redis the writers use, to read its commandstats. */
   redis?: Redis;
+  /** A connection to the Redis the writers use, to read its CPU time (INFO cpu). */
+  cpuOf?: Redis;
 }): Promise<PhaseResult> {
   const { source, server, loadgen, rate } = options;
   if (options.warmup > 0) await drive(source, rate, options.warmup);
@@ -67,9 +77,17 @@ export async function runPhase(options: {
   await options.redis?.config("RESETSTAT");
   await server.meter(true);
   await loadgen.startRecording();
+  const redisCpuBefore = options.cpuOf ? await redisCpuUs(options.cpuOf) : 0;
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
   const sent = await drive(source, rate, options.seconds);
   // Updates still on their way are part of this phase.
   await sleep(150);
+  const cpu = process.cpuUsage(cpuBefore);
+  const wallUs = (performance.now() - wallBefore) * 1000;
+  const redisCpu = options.cpuOf
+    ? (((await redisCpuUs(options.cpuOf)) - redisCpuBefore) / wallUs) * 100
+    : undefined;
   const client = await loadgen.stopRecording();
   const serverMeter = await server.meter();
   const arrivals = traced ? await server.arrivals() : undefined;
@@ -83,6 +101,8 @@ export async function runPhase(options: {
   return {
     redisUsPerUpdate,
     writerShare: timed?.samples.summary(),
+    writerCpu: ((cpu.user + cpu.system) / wallUs) * 100,
+    redisCpu,
     sent: sent.issued,
     rate: sent.rate,
     client,
