@@ -128,7 +128,7 @@ export const SCALES: Record<ScaleName, Scale> = {
       rate: 200,
       seconds: 8,
       warmup: 1,
-      rounds: 4,
+      rounds: 8,
       hotClients: 100,
       hotJobs: 10,
       hotRate: 100,
