@@ -103,7 +103,7 @@ async function rampPair(
           rate: Math.max(1, Math.floor(asked / ctx.perScope)),
           seconds: ctx.stepSeconds,
           warmup: Math.min(0.5, ctx.stepSeconds / 2),
-          cpuOf: ctx.redis,
+          redisCpuOf: ctx.redis,
         });
         const { latency } = phase.client;
         delivered = phase.deliveriesPerSecond;
@@ -127,7 +127,7 @@ async function rampPair(
           phase.server.lagP99,
           Math.round(phase.server.cpu),
           Math.round(phase.client.meter.cpu),
-          Math.round(phase.writerCpu + (phase.redisCpu ?? 0)),
+          Math.round(phase.sourceCpu + (phase.redisCpu ?? 0)),
           phase.client.meter.lagP99,
           failures.length === 0
             ? "held"

@@ -20,11 +20,11 @@
  *   `slotsRefreshInterval`) shows another owner: the backstop for a push that
  *   ioredis mistook for the reply to a command in flight.
  */
-import { readRepliesDirectly } from "../shared/direct-replies";
 import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
 import { keySlot } from "./cluster-slot";
+import { readRepliesDirectly } from "./direct-replies";
 import { UnavailableError } from "./errors/unavailable-error";
 import type { HealthCheckTarget } from "./health-check";
 import type { PubSub, SubscriberEvents } from "./subscriber";

@@ -10,7 +10,6 @@ import express, { type Express, type Router } from "express";
 import type { Cluster, Redis } from "ioredis";
 import pino, { type BaseLogger } from "pino";
 import { Server as IoServer } from "socket.io";
-import { readRepliesDirectly } from "../shared/direct-replies";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/events";
 import { visibleJobs, type JobMap, type JobPatch } from "../shared/job";
@@ -26,6 +25,7 @@ import { withTimeout } from "../shared/tracker/timing";
 import { verifyToken } from "./auth";
 import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
+import { readClusterRepliesDirectly, readRepliesDirectly } from "./direct-replies";
 import { Fanout } from "./fanout";
 import { preencodedParser, withJsonText } from "./preencoded-parser";
 import { HealthCheck, type HealthCheckTarget } from "./health-check";
@@ -153,8 +153,6 @@ export class Gateway {
       // A URL, or cluster seeds; openClient throws on a bad one before connecting.
       this.#redis = openClient(source as string | readonly string[], { maxRetriesPerRequest: 1 });
       this.#ownsRedis = true;
-      // Snapshot reads answer joins: their replies too are parsed as they are read.
-      if (!isCluster(this.#redis)) readRepliesDirectly(this.#redis as Redis);
     } else {
       if (!isRedisClient(source)) {
         throw new InvalidArgumentError(
@@ -165,6 +163,11 @@ export class Gateway {
       this.#ownsRedis = false;
     }
     this.#cluster = isCluster(this.#redis);
+    if (this.#ownsRedis) {
+      // Snapshot reads answer joins: their replies too are parsed as they are read.
+      if (this.#cluster) readClusterRepliesDirectly(this.#redis as Cluster);
+      else readRepliesDirectly(this.#redis as Redis);
+    }
     // Redis Cluster: sharded pub/sub, one connection per master serving a watched scope.
     let checked: HealthCheckTarget[] | (() => HealthCheckTarget[]) = [];
     if (this.#cluster) {

@@ -8,7 +8,7 @@
  * re-read snapshots, so it does both itself, in that order.
  */
 import { Redis, type RedisOptions } from "ioredis";
-import { readRepliesDirectly } from "../shared/direct-replies";
+import { readRepliesDirectly } from "./direct-replies";
 import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
 import { UnavailableError } from "./errors/unavailable-error";

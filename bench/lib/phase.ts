@@ -27,12 +27,14 @@ export interface PhaseResult {
   /** The writer's call → its socket write, when the source's writers are timed. */
   writerShare?: Summary;
   /**
-   * CPU of this process (the writers, or for the bare server only its pacing
-   * requests) and of Redis (when `cpuOf` is given), % of a core over the
-   * recorded seconds: what the updates' production takes from the cores the
-   * server and the load generator share.
+   * CPU of this process (the writers; for the bare server, only its pacing
+   * requests) and of Redis (when `redisCpuOf` is given), in % of a core over
+   * the step and its 150 ms tail: what making the updates takes from the
+   * cores the server and the load generator share. Read with
+   * process.cpuUsage() rather than a ProcessMeter, whose event-loop histogram
+   * would wake the writers' process every 10 ms.
    */
-  writerCpu: number;
+  sourceCpu: number;
   redisCpu?: number;
 }
 
@@ -62,8 +64,11 @@ export async function runPhase(options: {
   warmup: number;
   /** A connection to the Redis the writers use, to read its commandstats. */
   redis?: Redis;
-  /** A connection to the Redis the writers use, to read its CPU time (INFO cpu). */
-  cpuOf?: Redis;
+  /**
+   * A connection to the Redis the writers use, to read its CPU time (INFO
+   * cpu). Apart from `redis`, which also resets and reads commandstats.
+   */
+  redisCpuOf?: Redis;
 }): Promise<PhaseResult> {
   const { source, server, loadgen, rate } = options;
   if (options.warmup > 0) await drive(source, rate, options.warmup);
@@ -77,7 +82,7 @@ export async function runPhase(options: {
   await options.redis?.config("RESETSTAT");
   await server.meter(true);
   await loadgen.startRecording();
-  const redisCpuBefore = options.cpuOf ? await redisCpuUs(options.cpuOf) : 0;
+  const redisCpuBefore = options.redisCpuOf ? await redisCpuUs(options.redisCpuOf) : 0;
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
   const sent = await drive(source, rate, options.seconds);
@@ -85,8 +90,8 @@ export async function runPhase(options: {
   await sleep(150);
   const cpu = process.cpuUsage(cpuBefore);
   const wallUs = (performance.now() - wallBefore) * 1000;
-  const redisCpu = options.cpuOf
-    ? (((await redisCpuUs(options.cpuOf)) - redisCpuBefore) / wallUs) * 100
+  const redisCpu = options.redisCpuOf
+    ? (((await redisCpuUs(options.redisCpuOf)) - redisCpuBefore) / wallUs) * 100
     : undefined;
   const client = await loadgen.stopRecording();
   const serverMeter = await server.meter();
@@ -101,7 +106,7 @@ export async function runPhase(options: {
   return {
     redisUsPerUpdate,
     writerShare: timed?.samples.summary(),
-    writerCpu: ((cpu.user + cpu.system) / wallUs) * 100,
+    sourceCpu: ((cpu.user + cpu.system) / wallUs) * 100,
     redisCpu,
     sent: sent.issued,
     rate: sent.rate,

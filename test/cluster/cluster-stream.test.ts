@@ -5,11 +5,13 @@
  * three masters, and clients on either gateway receiving the updates of
  * workers that write through any node.
  */
-import type { Cluster } from "ioredis";
+import type { Socket } from "node:net";
+import type { Cluster, Redis } from "ioredis";
 import { RedisProgress, requestCancel } from "../../shared";
 import { scopeKeys, writersKey } from "../../shared/keys";
 import { signScopeToken } from "../../server";
 import { keySlot } from "../../server/cluster-slot";
+import { readClusterRepliesDirectly } from "../../server/direct-replies";
 import { TEST_SECRET } from "../helpers/gateway";
 import { GatewayProcess } from "../helpers/gateway-process";
 import { killChildren } from "../helpers/json-process";
@@ -242,4 +244,32 @@ test("48 scopes spread over the three masters; clients on either gateway get eve
     },
     { what: "the gateways to SUNSUBSCRIBE every scope" },
   );
+});
+
+test("a gateway's own Cluster connection parses every node's replies as they are read", async () => {
+  // What createGateway does with a Cluster it opened (see server/direct-replies.ts).
+  const client = cluster.cluster({ lazyConnect: true });
+  readClusterRepliesDirectly(client);
+  const stacks: string[] = [];
+  const record = (node: Redis) => {
+    node.on("connect", () => {
+      // prependListener does not arm the socket itself (that is the point of the fix).
+      (node.stream as Socket).prependListener("data", () => stacks.push(new Error().stack ?? ""));
+    });
+  };
+  client.on("+node", record);
+  await client.connect();
+  // A key on each master: every node connection answers at least once.
+  const masters = await cluster.masters();
+  for (const master of masters) {
+    const key = Array.from({ length: 1000 }, (_, i) => `direct:${i}`).find((k) =>
+      master.slots.some(([from, to]) => keySlot(k) >= from && keySlot(k) <= to),
+    );
+    await client.set(key as string, "x");
+  }
+  expect(stacks.length).toBeGreaterThanOrEqual(masters.length);
+  for (const stack of stacks) {
+    expect(stack).toContain("onStreamRead");
+    expect(stack).not.toContain("emitReadable_");
+  }
 });
