@@ -10,7 +10,12 @@ export interface PaceResult {
   maxBurst: number;
 }
 
-/** Spreads the calls over 1 ms timer turns; resolves when the time is up. */
+/**
+ * Makes the calls that are due, then sleeps until the next one is (at least
+ * 1 ms: above 1,000 calls/s a turn makes several); resolves when the time is
+ * up. A timer every millisecond whatever the rate cost 4.8% of a core on the
+ * 2-core VM, in the process under test when it is the bare server's pacer.
+ */
 export function pace(rate: number, seconds: number, fn: (i: number) => void): Promise<PaceResult> {
   return new Promise((resolve) => {
     const start = nowUs();
@@ -25,10 +30,13 @@ export function pace(rate: number, seconds: number, fn: (i: number) => void): Pr
       if (burst > maxBurst) maxBurst = burst;
       while (issued < due) fn(issued++);
       if (now >= end || issued >= total) {
-        clearInterval(timer);
         resolve({ issued, rate: issued / ((nowUs() - start) / 1e6), maxBurst });
+        return;
       }
+      // The next call is due at start + (issued + 1) / rate; a timer never fires early.
+      const next = start + ((issued + 1) / rate) * 1e6;
+      setTimeout(turn, Math.max(1, Math.ceil((Math.min(next, end) - nowUs()) / 1000)));
     };
-    const timer = setInterval(turn, 1);
+    setTimeout(turn, 1);
   });
 }
