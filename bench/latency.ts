@@ -97,12 +97,31 @@ function medianOf(values: number[]): number | null {
   return known.length === 0 ? null : median(known);
 }
 
-/** One table row from a path's rounds; `other` is BullMQ's rounds, run alongside. */
+/**
+ * A path's p50 against another's, round by round (the paths take turns, so
+ * each pair saw the machine alike): the median ratio and, in brackets, the
+ * lowest and highest, which show how far one run's figure can move.
+ */
+function pairedRatio(phases: PhaseResult[], other: PhaseResult[]): string | null {
+  const ratios = phases
+    .map((p, r) => p.client.latency.p50 / (other[r]?.client.latency.p50 ?? NaN))
+    .filter((v) => Number.isFinite(v));
+  if (ratios.length === 0) return null;
+  const percent = (v: number) => Math.round(v * 100);
+  const middle = `${percent(median(ratios))}%`;
+  if (ratios.length === 1) return middle;
+  return `${middle} (${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))})`;
+}
+
+/**
+ * One table row from a path's rounds; `others` are the BullMQ paths' rounds,
+ * run alongside.
+ */
 function row(
   scenario: Scenario,
   kind: PathKind,
   phases: PhaseResult[],
-  other: PhaseResult[],
+  others: { bullmq: PhaseResult[]; bullmqRecord: PhaseResult[] },
   errors: number,
 ): Cell[] {
   const pooled = new Samples();
@@ -111,12 +130,9 @@ function row(
   const perUpdate = scenario.clients / scenario.scopes.length;
   const sent = phases.reduce((sum, p) => sum + p.sent, 0);
   const values = phases.reduce((sum, p) => sum + p.client.values, 0);
-  const ratio =
-    kind === "bullmq"
-      ? 1
-      : medianOf(
-          phases.map((p, r) => p.client.latency.p50 / (other[r]?.client.latency.p50 ?? NaN)),
-        );
+  const ratio = kind === "bullmq" ? "100%" : pairedRatio(phases, others.bullmq);
+  // The same information on both sides: ours against the relay carrying our record.
+  const sameRecord = kind === "gateway" ? pairedRatio(phases, others.bullmqRecord) : null;
   const arrival = medianOf(phases.map((p) => p.arrivals?.arrival.p50 ?? NaN));
   const writerShare = medianOf(phases.map((p) => p.writerShare?.p50 ?? NaN));
   const toData = medianOf(phases.map((p) => p.arrivals?.toData.p50 ?? NaN));
@@ -131,7 +147,8 @@ function row(
     latency.p50,
     latency.p99,
     latency.max,
-    ratio === null ? null : `${Math.round(ratio * 100)}%`,
+    ratio,
+    sameRecord,
     writerShare === null ? null : writerShare * 1000,
     toData === null ? null : toData * 1000,
     arrival,
@@ -198,7 +215,7 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
           }
         }
         for (const kind of PATHS) {
-          rows.push(row(scenario, kind, phases[kind], phases.bullmq, writers[kind].errors));
+          rows.push(row(scenario, kind, phases[kind], phases, writers[kind].errors));
         }
       } finally {
         await loadgen.close();
@@ -222,7 +239,8 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
         "p50",
         "p99",
         "max",
-        "p50 vs BullMQ (median of per-round ratios)",
+        "p50 vs BullMQ (median of per-round ratios, lowest–highest)",
+        "p50 vs BullMQ with our record (same, paired)",
         "writer: call → socket write p50 µs",
         "→ server's Redis socket p50 µs",
         "→ server's handler p50 (ms)",
@@ -242,6 +260,8 @@ export async function benchLatency(options: { redis: TestRedis; scale: Scale }):
           "turns with the other paths (ABBA, all paths' clients connected throughout), after " +
           `${scale.latency.warmup} s of warm-up (${Math.min(0.3, scale.latency.warmup)} s before each later round); ` +
           "p50/p99/max are over all rounds' samples, the other columns the median round. " +
+          "The ratios pair each round with the same round of the other path; 'with our record' " +
+          "compares ours with the relay sending the same job record, so the same information. " +
           "Latency = receive time in the load generator minus the stamp the writer put in the " +
           "update (CLOCK_MONOTONIC, shared by the processes of this machine), per job value " +
           "received. 'writer: call → socket write' is the writer's own share (its first socket write " +
