@@ -103,7 +103,7 @@ async function rampPair(
           rate: Math.max(1, Math.floor(asked / ctx.perScope)),
           seconds: ctx.stepSeconds,
           warmup: Math.min(0.5, ctx.stepSeconds / 2),
-          redisCpuOf: ctx.redis,
+          redis: ctx.redis,
         });
         const { latency } = phase.client;
         delivered = phase.deliveriesPerSecond;

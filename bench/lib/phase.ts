@@ -28,7 +28,7 @@ export interface PhaseResult {
   writerShare?: Summary;
   /**
    * CPU of this process (the writers; for the bare server, only its pacing
-   * requests) and of Redis (when `redisCpuOf` is given), in % of a core over
+   * requests) and of Redis (when `redis` is given), in % of a core over
    * the step and its 150 ms tail: what making the updates takes from the
    * cores the server and the load generator share. Read with
    * process.cpuUsage() rather than a ProcessMeter, whose event-loop histogram
@@ -62,13 +62,8 @@ export async function runPhase(options: {
   rate: number;
   seconds: number;
   warmup: number;
-  /** A connection to the Redis the writers use, to read its commandstats. */
+  /** A connection to the Redis the writers use, to read its commandstats and CPU time. */
   redis?: Redis;
-  /**
-   * A connection to the Redis the writers use, to read its CPU time (INFO
-   * cpu). Apart from `redis`, which also resets and reads commandstats.
-   */
-  redisCpuOf?: Redis;
 }): Promise<PhaseResult> {
   const { source, server, loadgen, rate } = options;
   if (options.warmup > 0) await drive(source, rate, options.warmup);
@@ -82,7 +77,7 @@ export async function runPhase(options: {
   await options.redis?.config("RESETSTAT");
   await server.meter(true);
   await loadgen.startRecording();
-  const redisCpuBefore = options.redisCpuOf ? await redisCpuUs(options.redisCpuOf) : 0;
+  const redisCpuBefore = options.redis ? await redisCpuUs(options.redis) : 0;
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
   const sent = await drive(source, rate, options.seconds);
@@ -90,8 +85,8 @@ export async function runPhase(options: {
   await sleep(150);
   const cpu = process.cpuUsage(cpuBefore);
   const wallUs = (performance.now() - wallBefore) * 1000;
-  const redisCpu = options.redisCpuOf
-    ? (((await redisCpuUs(options.redisCpuOf)) - redisCpuBefore) / wallUs) * 100
+  const redisCpu = options.redis
+    ? (((await redisCpuUs(options.redis)) - redisCpuBefore) / wallUs) * 100
     : undefined;
   const client = await loadgen.stopRecording();
   const serverMeter = await server.meter();
