@@ -152,9 +152,10 @@ async function rampPair(
  * The steps of the pairs after the first. The first pair's steps are coarse
  * (it finds where the limit lies); a later pair starts at START_SHARE of the
  * first pair's lower capacity (two steps below its limit, a later pair often
- * failed its first step and gave no figure) and climbs in steps of about a
- * twelfth of it, at least FINE_STEP, for at most FINE_COUNT steps (up to
- * about 1.75 times that capacity; a ramp that holds them all shows "≥"). With
+ * failed its first step and gave no figure) and climbs in steps of about
+ * 1/FINE_DIVISOR of it, at least FINE_STEP, for at most FINE_COUNT steps (up
+ * to about START_SHARE + (FINE_COUNT - 1) / FINE_DIVISOR times that
+ * capacity, 1.68 as set; a ramp that holds them all shows "≥"). With
  * the coarse steps only, a slow machine's limit fell between 16,000 and 24,000
  * and the ratio could only be 67% or 100%.
  */
@@ -305,8 +306,8 @@ export async function benchFanout(options: { redis: TestRedis; scale: Scale }): 
           "generator holds both sets) and the two ramps take turns step by step, in ABBA order, " +
           "so that a busy moment on the machine weighs on both alike; a ramp that ended stops " +
           `while the other goes on. ${repeats} pair${repeats === 1 ? "" : "s"} of ramps; each ` +
-          `pair after the first climbs from ${START_SHARE * 100}% of the lower capacity of the first in steps of about a ` +
-          `twelfth of it (at least ${FINE_STEP.toLocaleString("en-US")}). The ` +
+          `pair after the first climbs from ${START_SHARE * 100}% of the lower capacity of the first in steps of about ` +
+          `1/${FINE_DIVISOR} of it (at least ${FINE_STEP.toLocaleString("en-US")}). The ` +
           "gateway sends a scope at most one event per 50 ms coalescing window, so it cannot " +
           `deliver more than 20 × ${clients.toLocaleString("en-US")} events per second here; ` +
           "the steps stay well below that (jitter brings updates inside a window near it). " +

@@ -11,6 +11,7 @@ import { RedisProgress, requestCancel } from "../../shared";
 import { scopeKeys, writersKey } from "../../shared/keys";
 import { signScopeToken } from "../../server";
 import { keySlot } from "../../server/cluster-slot";
+import { ClusterSubscriber } from "../../server/cluster-subscriber";
 import { readClusterRepliesDirectly } from "../../server/direct-replies";
 import { TEST_SECRET } from "../helpers/gateway";
 import { GatewayProcess } from "../helpers/gateway-process";
@@ -271,5 +272,31 @@ test("a gateway's own Cluster connection parses every node's replies as they are
   for (const stack of stacks) {
     expect(stack).toContain("onStreamRead");
     expect(stack).not.toContain("emitReadable_");
+  }
+});
+
+test("the gateway's shard links parse each message as it is read", async () => {
+  const client = cluster.cluster();
+  const shards = new ClusterSubscriber(client, 5000);
+  const limit = Error.stackTraceLimit;
+  // The frames that tell the two ways apart lie ~20 below the listener.
+  Error.stackTraceLimit = 100;
+  try {
+    const channel = scopeKeys("resque:pace", "direct:link", true).hash;
+    await shards.subscribe([channel]);
+    const received = new Promise<string>((resolve) => {
+      const off = shards.on("message", () => {
+        off();
+        resolve(new Error("here").stack ?? "");
+      });
+    });
+    await client.call("SPUBLISH", channel, "x");
+    const stack = await received;
+    expect(stack).toContain("onStreamRead");
+    expect(stack).not.toContain("emitReadable_");
+  } finally {
+    Error.stackTraceLimit = limit;
+    await shards.close();
+    client.disconnect();
   }
 });

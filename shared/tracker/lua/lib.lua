@@ -64,18 +64,23 @@ for _, name in ipairs(DYNAMIC) do OWN_FIELDS[name] = true end
 
 local META_MARK = ',"meta":'
 
+-- The meta's JSON text in a job value's text (stored, or prebuilt by a
+-- tracker), or nil. encode_job always writes meta last; before it only
+-- cjson-encoded values and the hand-written numbers of `fraction` and
+-- `children` stand, whose strings escape quotes, so the first unescaped mark
+-- is the key.
+local function meta_text(raw)
+  local at = string.find(raw, META_MARK, 1, true)
+  if at then return string.sub(raw, at + #META_MARK, -2) end
+  return nil
+end
+
 local function split_meta(raw)
   if not raw then return nil, nil end
   local ok, job = pcall(cjson.decode, raw)
   if not ok or type(job) ~= 'table' or type(job.seq) ~= 'number' then return nil, nil end
-  local meta_raw = nil
-  -- encode_job always writes meta last; before it only cjson-encoded values and
-  -- the hand-written numbers of `fraction` and `children` stand, whose strings
-  -- escape quotes, so the first unescaped mark is the key.
-  local at = string.find(raw, META_MARK, 1, true)
-  if at then meta_raw = string.sub(raw, at + #META_MARK, -2) end
   job.meta = nil
-  return job, meta_raw
+  return job, meta_text(raw)
 end
 
 -- A number as JSON with every digit: integers below 2^53 exactly, others with

@@ -292,9 +292,8 @@ end
 local old, meta_raw = split_meta(redis.call('HGET', hash, id))
 local meta_arg = ARGV[3]
 if meta_arg == '=' then
-  -- The meta the prebuilt value ends with (its only unescaped mark, see lib.lua).
-  local at = string.find(ARGV[6], META_MARK, 1, true)
-  meta_arg = at and string.sub(ARGV[6], at + #META_MARK, -2) or ''
+  -- The meta the prebuilt value ends with.
+  meta_arg = meta_text(ARGV[6]) or ''
 end
 if meta_arg ~= '' then meta_raw = meta_arg end
 -- Captured before `job = old` below mutates the same table.
