@@ -25,14 +25,15 @@ function arm(client: Redis): void {
   stream.off("data", noop);
 }
 
-/** Arms each socket `client` connects, from its next (or current) connection on. */
+/**
+ * Arms each socket `client` connects. Call it on a client that has not
+ * connected yet (every caller arms a client it has just created).
+ */
 export function readRepliesDirectly(client: Redis): void {
   client.on("connect", () => arm(client));
-  if (client.status === "connect" || client.status === "ready") arm(client);
 }
 
-/** The same for every node connection of a Cluster, present and to come. */
+/** The same for every node connection of a Cluster that has not connected yet. */
 export function readClusterRepliesDirectly(cluster: Cluster): void {
   cluster.on("+node", (node: Redis) => readRepliesDirectly(node));
-  for (const node of cluster.nodes()) readRepliesDirectly(node);
 }

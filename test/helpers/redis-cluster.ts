@@ -158,6 +158,7 @@ class NodeProcess {
   child: ChildProcess | undefined;
   constructor(
     readonly port: number,
+    /** redis-server's arguments, but for `--logfile` (added from `logFile`). */
     readonly args: string[],
     /** Where the node logs (its stderr stays empty). */
     readonly logFile: string,
@@ -174,7 +175,9 @@ class NodeProcess {
    * NodeExitedError (its log's last lines) as soon as it exits instead.
    */
   async start(): Promise<void> {
-    const child = spawn(systemRedisBinary(), this.args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(systemRedisBinary(), [...this.args, "--logfile", this.logFile], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let err = "";
     child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString()));
     this.child = child;
@@ -248,36 +251,34 @@ export class TestRedisCluster {
     const count = masters * (1 + replicas);
     const ports = await freeClusterPorts(count);
     const dir = mkdtempSync(join(tmpdir(), "redis-progress-cluster-"));
-    const nodes = ports.map((port) => {
-      const logFile = join(dir, `redis-${port}.log`);
-      return new NodeProcess(
-        port,
-        [
-          "--port",
-          String(port),
-          "--bind",
-          HOST,
-          "--cluster-enabled",
-          "yes",
-          "--cluster-config-file",
-          join(dir, `nodes-${port}.conf`),
-          "--cluster-node-timeout",
-          String(nodeTimeout),
-          "--dir",
-          dir,
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          // A killed master's replica must take over even though it lost the link at once.
-          "--cluster-replica-validity-factor",
-          "0",
-          "--logfile",
-          logFile,
-        ],
-        logFile,
-      );
-    });
+    const nodes = ports.map(
+      (port) =>
+        new NodeProcess(
+          port,
+          [
+            "--port",
+            String(port),
+            "--bind",
+            HOST,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            join(dir, `nodes-${port}.conf`),
+            "--cluster-node-timeout",
+            String(nodeTimeout),
+            "--dir",
+            dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            // A killed master's replica must take over even though it lost the link at once.
+            "--cluster-replica-validity-factor",
+            "0",
+          ],
+          join(dir, `redis-${port}.log`),
+        ),
+    );
     const cluster = new TestRedisCluster(dir, nodes);
     try {
       await Promise.all(nodes.map((node) => node.start()));
