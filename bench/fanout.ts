@@ -134,7 +134,11 @@ async function rampPair(
             : `${failures.join("; ")}${attempt === 1 ? " (retrying)" : ""}`,
         ]);
         if (failures.length === 0) break;
-        await settle(ctx);
+        if (!(await settle(ctx))) {
+          // The next step runs on top of the backlog: say so next to the figure it may lower.
+          const row = ctx.rows[kind].at(-1) as Cell[];
+          row[row.length - 1] = `${String(row.at(-1))}; still busy ${SETTLE_MS / 1000} s later`;
+        }
       }
       if (failures.length > 0) {
         ramp.limited = true;
@@ -172,17 +176,20 @@ function finerSteps(steps: number[], lower: number): number[] {
 
 /** A round trip to every process under load that is this fast counts as calm (ms). */
 const CALM_MS = 20;
+/** How long `settle` waits for calm at most (ms). */
+const SETTLE_MS = 10_000;
 
 /**
  * After a failed step: waits until the load generator and both servers answer
- * a request within CALM_MS three times in a row (at most 10 s). An overloaded
+ * a request within CALM_MS three times in a row (at most SETTLE_MS); false when
+ * they never did, which the failed step's row then says. An overloaded
  * step leaves seconds of backlog in the load generator (event-loop lags of
  * 0.6 to 2.4 s at the failing steps), and the next step, the retry or the next
  * pair's first, run on top of it: the gateway, whose turn comes first, failed
  * a later pair's first step at 60 to 75% of what it had held (scored 0%).
  */
-async function settle(ctx: RampContext): Promise<void> {
-  const deadline = performance.now() + 10_000;
+async function settle(ctx: RampContext): Promise<boolean> {
+  const deadline = performance.now() + SETTLE_MS;
   let calm = 0;
   while (calm < 3 && performance.now() < deadline) {
     const started = performance.now();
@@ -190,6 +197,7 @@ async function settle(ctx: RampContext): Promise<void> {
     calm = performance.now() - started < CALM_MS ? calm + 1 : 0;
     await sleep(100);
   }
+  return calm >= 3;
 }
 
 /** A capacity as shown: "≥ n" when every step held (a lower bound), "< n" when the first failed. */
