@@ -265,7 +265,8 @@ export interface Built {
  * Builds the value and state the full path would write for a running write
  * without an error message, or returns null when the full path must run: the
  * base carries another token, housekeeping is due, the clock went back before
- * the last housekeeping, or the ETA lies past the year 9999.
+ * the last housekeeping, or the clock reads past the year 9999. An ETA past
+ * that year is unknown (null), on both paths.
  */
 export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   const s = base.state;
@@ -299,9 +300,11 @@ export function prebuild(base: BuildBase, input: BuildInput): Built | null {
   if (count >= total) eta = now;
   else if (exact !== null && exact > 0) eta = now + Math.ceil(((total - count) / exact) * 1000);
   const rate = exact === null ? null : shownRate(exact);
-  // toISOString() writes years past 9999 otherwise than Lua's iso(), and
-  // throws past 275760: a stalled job's ETA drifts there.
-  if (now < 0 || now > LAST_ISO_MS || eta > LAST_ISO_MS) return null;
+  // A stalled job's ETA drifts past the year 9999: unknown, as write-6.lua's
+  // finish_times() makes it (no reader parses a longer year).
+  if (eta > LAST_ISO_MS) eta = -1;
+  // toISOString() writes years past 9999 otherwise than Lua's iso().
+  if (now < 0 || now > LAST_ISO_MS) return null;
 
   const suffix = input.meta === "" ? base.suffix : `${META_MARK}${input.meta}}`;
   // The same meta as the base's costs no counting of bytes.

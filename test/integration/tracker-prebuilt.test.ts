@@ -8,6 +8,8 @@
  */
 import type { Redis } from "ioredis";
 import { RedisProgress, type JobValue } from "../../shared";
+import { asJobValue } from "../../shared/job";
+import { readScope } from "../../shared/tracker/queries";
 import { DEFAULT_PREFIX, scopeKeys, writersKey, type ScopeKeys } from "../../shared/keys";
 import {
   baseFromReply,
@@ -268,19 +270,44 @@ test("rates from a few items a day to billions a second are shown alike both way
   }
 });
 
-test("an ETA past the year 9999 and a clock that went back take the full path, with the same bytes", async () => {
+test("an ETA past the year 9999 is unknown both ways; a clock that went back takes the full path", async () => {
   const t0 = Date.UTC(2026, 10, 28, 12);
   const steps: Step[] = [
     [0, 0, 10 ** 15, "", t0],
-    // 1 item/s: the ETA is 10^15 s away, a year toISOString() writes otherwise.
+    // 1 item/s: the ETA is 10^15 s away, past 9999-12-31: unknown (null).
     [1, 0, 10 ** 15, "", t0 + 1_000],
     [2, 0, 10 ** 15, "", t0 + 2_000],
-    [20, 0, 20, "", t0 + 3_000], // done: the ETA is now, prebuilt again
+  ];
+  expect(await writeBothWays("job-2", steps)).toBe(2);
+  const far = await stored("job-2");
+  expect(far.estimated_finished_at).toBeNull();
+  expect(asJobValue(far)).not.toBeNull();
+  const later: Step[] = [
+    [20, 0, 20, "", t0 + 3_000], // done: the ETA is now
     [21, 0, 40, "", t0 - 5_000], // the clock went back before the last housekeeping
     [22, 0, 40, "", t0 - 4_000],
   ];
-  expect(await writeBothWays("job-2", steps)).toBe(2);
+  // This series starts without a base (the full path), then the clock goes back.
+  expect(await writeBothWays("job-2", later)).toBe(1);
   expect((await stored("job-2")).count).toBe(22);
+});
+
+test("a job that stalls keeps a value every reader takes, its ETA unknown once past 9999", async () => {
+  // 2 of 1,000 items, then heartbeat writes 30 s apart with no progress: the
+  // rate's EMA decays by 0.7 a write and the ETA runs past the year 9999.
+  // Ending now: the read applies retention (10 minutes here) by the clock.
+  const t0 = Date.now() - 1_000 - 60 * 30_000;
+  const steps: Step[] = [
+    [0, 0, 1000, "", t0],
+    [2, 0, 1000, "", t0 + 1_000],
+  ];
+  for (let i = 1; i <= 60; i++) steps.push([2, 0, 1000, "", t0 + 1_000 + i * 30_000]);
+  await writeBothWays("job-stalled", steps);
+  const value = await stored("job-stalled");
+  expect(value.status).toBe("running");
+  expect(value.estimated_finished_at).toBeNull();
+  expect(value.rate).toBeGreaterThan(0);
+  expect(Object.keys(await readScope({ redis: client, scope: "fast" }))).toEqual(["job-stalled"]);
 });
 
 test("luaNumberText() writes numbers as Lua's tostring() and cjson do", async () => {

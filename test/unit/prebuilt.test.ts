@@ -16,6 +16,7 @@ import {
   type BuildInput,
   type JobState,
 } from "../../shared/tracker/prebuilt";
+import { LAST_ISO_MS } from "../../shared/tracker/iso-time";
 
 const state: JobState = {
   seq: 41,
@@ -101,7 +102,7 @@ test("a prebuilt write applies the tracker's delta since its last write, with it
   expect(withMeta?.suffix).toBe(',"meta":{"b":[1,2.50]}}');
 });
 
-test("no prebuilt write on a state with another token, when housekeeping is due or the clock went back", () => {
+test("no prebuilt write on a state with another token, when housekeeping is due, the clock went back or reads past 9999", () => {
   const base = baseFromReply(packState(state), tail, { count: 20, errors: 1 });
   if (base === null) throw new Error("no base");
   expect(prebuild(base, { ...input, token: "other" })).toBeNull();
@@ -109,8 +110,22 @@ test("no prebuilt write on a state with another token, when housekeeping is due 
   expect(prebuild(base, { ...input, now: state.refreshedMs + 59_999 })).not.toBeNull();
   expect(prebuild(base, { ...input, now: state.refreshedMs + 60_000 })).toBeNull();
   expect(prebuild(base, { ...input, now: state.refreshedMs - 1 })).toBeNull();
-  // An ETA past the year 9999: toISOString() would write it otherwise than Lua.
-  expect(prebuild(base, { ...input, total: 1e18 })).toBeNull();
+  // toISOString() writes a year past 9999 otherwise than Lua's iso().
+  const late = { ...state, updatedMs: LAST_ISO_MS - 2_000, refreshedMs: LAST_ISO_MS - 5_000 };
+  const lateBase = baseFromReply(packState(late), tail, { count: 20, errors: 1 });
+  if (lateBase === null) throw new Error("no base");
+  expect(prebuild(lateBase, { ...input, now: LAST_ISO_MS })).not.toBeNull();
+  expect(prebuild(lateBase, { ...input, now: LAST_ISO_MS + 1 })).toBeNull();
+});
+
+test("an ETA past the year 9999 (a stalled job's rate decays towards 0) is unknown", () => {
+  const base = baseFromReply(packState(state), tail, { count: 20, errors: 1 });
+  if (base === null) throw new Error("no base");
+  const built = prebuild(base, { ...input, total: 1e18 });
+  if (built === null) throw new Error("not prebuilt");
+  expect(built.eta).toBe(-1);
+  expect(JSON.parse(built.value)).toMatchObject({ estimated_finished_at: null });
+  expect(built.rate).toBe(7.692308);
 });
 
 test("a shown rate's own text is printf's %.14g (luaNumberText, checked against Lua), from 1e-4 to 1e8", () => {

@@ -4,11 +4,15 @@
 
   now_ms()      -> milliseconds from the server's clock (TIME)
   iso(ms)       -> "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  LAST_ISO_MS   the last instant iso() writes as readers parse it
+                (9999-12-31T23:59:59.999Z)
 ]]
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+
+local LAST_ISO_MS = 253402300799999
 
 -- A write formats two instants of the same day (updated_at and the ETA) most
 -- of the time: the date part of the last one is kept.

@@ -276,7 +276,8 @@ local function apply_children(p, now)
   return -1
 end
 
--- Sets finished_at and estimated_finished_at; returns the ETA in ms.
+-- Sets finished_at and estimated_finished_at; returns the ETA in ms (-1 when
+-- unknown).
 local function finish_times(j, now, eta_ms)
   if j.status ~= 'running' then
     if not j.finished_at or j.finished_at == cjson.null then j.finished_at = j.updated_at end
@@ -284,6 +285,9 @@ local function finish_times(j, now, eta_ms)
     return parse_iso(j.finished_at) or now
   end
   j.finished_at = cjson.null
+  -- A stalled job's rate decays towards 0 and its ETA past the year 9999,
+  -- which has no date text readers parse (they would drop the job): unknown.
+  if eta_ms ~= eta_ms or eta_ms > LAST_ISO_MS then eta_ms = -1 end
   if eta_ms >= 0 then j.estimated_finished_at = iso(eta_ms) else j.estimated_finished_at = cjson.null end
   return eta_ms
 end
