@@ -109,7 +109,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
   /** Resolves once the 0% marker is stored; rejects with a TimeoutError after `timeout`. */
   readonly ready: Promise<void>;
 
-  readonly #conn: Connection;
+  /** Replaced only when flush() retries a failed end call (see #retryEnd). */
+  #conn: Connection;
   readonly #keys: ScopeKeys;
   readonly #writers: string;
   readonly #tid = randomBytes(6).toString("hex");
@@ -376,9 +377,29 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    * failed).
    */
   flush(): Promise<void> {
-    // If that write failed, this one tries the final state again.
-    if (this.#ended !== null) return this.#ended.catch(() => this.#persist("flush()"));
-    return this.#persist("flush()");
+    const ended = this.#ended;
+    if (ended === null) return this.#persist("flush()");
+    // If that write failed, this one tries the final state again, unless
+    // another flush() already is: then it waits for that one.
+    return ended.catch(() => (this.#ended === ended ? this.#retryEnd() : this.flush()));
+  }
+
+  /**
+   * The end call's write failed, and the tracker let its connection go with it
+   * (a process whose last job could not be ended must still be able to exit).
+   * The retry takes the connection again (for a URL, the shared one, or a new
+   * one if nobody else held it) and gives it back once done. Once stored, the
+   * end call and later flush() calls resolve, and "end" is emitted.
+   */
+  #retryEnd(): Promise<void> {
+    const status = this.#status;
+    const conn = acquireConnection(this.#redisOption, this.#writeTimeout);
+    this.#conn = conn;
+    const retry = this.#persist("flush()").then(() => {
+      this.emit("end", { status });
+    });
+    this.#ended = retry.finally(() => conn.release());
+    return this.#ended;
   }
 
   /** Marks the job completed (100%, `finished_at`); resolves when stored. Idempotent. */
