@@ -78,36 +78,42 @@ test("Redis killed mid-job and restarted: the tracker keeps counting and the job
 });
 
 test("finish() failed on a URL connection it then let go: flush() stores the final state on a connection of its own", async () => {
-  const pace = await RedisProgress.start({
-    redis: redis.url,
-    scope: "faults",
-    total: 10,
-    timeout: 600,
-    writeTimeout: 200,
-  });
-  pace.on("error", () => {});
-  const ends: string[] = [];
-  pace.on("end", ({ status }) => ends.push(status));
-  pace.tick(10);
-  await redis.kill();
-  const finished = pace.finish();
-  await expect(finished).rejects.toBeInstanceOf(TimeoutError);
-  // This tracker was the URL's only user: its connection is closed.
-  await redis.restart();
-  // Two at once: one retry, which the other waits for.
-  await Promise.all([pace.flush(), pace.flush()]);
-  const reader = redis.client();
-  const job = await RedisProgress.find({ redis: reader, scope: "faults", id: pace.id });
-  expect(job).toMatchObject({ count: 10, percent: 100, status: "completed" });
-  expect(ends).toEqual(["completed"]);
-  // The end call now holds the stored final state.
-  await expect(pace.finish()).resolves.toBeUndefined();
-  await expect(pace.flush()).resolves.toBeUndefined();
-  // The retry's connection is let go: the reader's is the only one left.
-  await waitFor(
-    async () => ((await reader.client("LIST")) as string).trim().split("\n").length === 1,
-    { what: "the tracker's connection to close" },
-  );
+  // A server of its own: the connections left at the end are this test's.
+  const own = await TestRedis.start();
+  try {
+    const pace = await RedisProgress.start({
+      redis: own.url,
+      scope: "faults",
+      total: 10,
+      timeout: 600,
+      writeTimeout: 200,
+    });
+    pace.on("error", () => {});
+    const ends: string[] = [];
+    pace.on("end", ({ status }) => ends.push(status));
+    pace.tick(10);
+    await own.kill();
+    const finished = pace.finish();
+    await expect(finished).rejects.toBeInstanceOf(TimeoutError);
+    // This tracker was the URL's only user: its connection is closed.
+    await own.restart();
+    // Two at once: one retry, which the other waits for.
+    await Promise.all([pace.flush(), pace.flush()]);
+    const reader = own.client();
+    const job = await RedisProgress.find({ redis: reader, scope: "faults", id: pace.id });
+    expect(job).toMatchObject({ count: 10, percent: 100, status: "completed" });
+    expect(ends).toEqual(["completed"]);
+    // The end call now holds the stored final state.
+    await expect(pace.finish()).resolves.toBeUndefined();
+    await expect(pace.flush()).resolves.toBeUndefined();
+    // The retry's connection is let go: the reader's is the only one left.
+    await waitFor(
+      async () => ((await reader.client("LIST")) as string).trim().split("\n").length === 1,
+      { what: "the tracker's connection to close" },
+    );
+  } finally {
+    await own.stop();
+  }
 });
 
 test("a retried write never counts twice (the script applies contributions idempotently)", async () => {
