@@ -20,8 +20,12 @@ export interface TokenClaims {
 
 /** A JWT is three base64url parts; anything else is refused before it reaches jose. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-/** Far above any real token; bounds the work an attacker can make us do. */
-const MAX_TOKEN_LENGTH = 8192;
+/**
+ * Far above any real token; bounds the work an attacker can make us do.
+ * `signScopeToken` refuses to mint a longer one, and the default
+ * `maxHttpBufferSize` carries one in a CONNECT packet.
+ */
+export const MAX_TOKEN_LENGTH = 8192;
 /** Grants per claim: a token is not a database. */
 export const MAX_GRANTS = 256;
 

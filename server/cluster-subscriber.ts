@@ -48,7 +48,8 @@ const LINK_OPTIONS: Partial<RedisOptions> = {
   enableOfflineQueue: true,
   lazyConnect: false,
   maxRetriesPerRequest: null,
-  // Channel names are the hash keys' names: a keyPrefix would change them.
+  // Subscriptions names channels in full, the command Cluster's keyPrefix
+  // included; ioredis would prefix SSUBSCRIBE's channels a second time.
   keyPrefix: undefined,
 };
 

@@ -22,7 +22,7 @@ import {
 } from "../shared/tracker/connection";
 import type { RedisClient } from "../shared/tracker/scripts";
 import { withTimeout } from "../shared/tracker/timing";
-import { verifyToken } from "./auth";
+import { MAX_TOKEN_LENGTH, verifyToken } from "./auth";
 import { CancelService } from "./cancel";
 import { DemoWorkers, demoTokenRoute, resolveDemoOptions } from "./demo";
 import { readClusterRepliesDirectly, readRepliesDirectly } from "./direct-replies";
@@ -146,6 +146,14 @@ export class Gateway {
           ? resolveDemoOptions(options.demo)
           : undefined;
     this.logger = options.logger ?? pino({ name: "redis-progress", level: "warn" });
+    // The CONNECT packet is the token plus `40{"token":""}`: a smaller limit cuts
+    // valid tokens off with no connect_error, and their clients reconnect forever.
+    if (maxHttpBufferSize < MAX_TOKEN_LENGTH + 64) {
+      this.logger.warn(
+        { maxHttpBufferSize, maxTokenLength: MAX_TOKEN_LENGTH },
+        "maxHttpBufferSize is below the longest token the gateway accepts: a client whose token does not fit is disconnected without connect_error",
+      );
+    }
 
     // Redis: reads on the command connection, pub/sub on a dedicated one.
     const source = options.redis ?? defaultRedisSource();
@@ -208,8 +216,11 @@ export class Gateway {
 
     this.#subscriptions = new Subscriptions({
       subscriber: this.#subscriber,
+      // Reads and cancels are scripts: ioredis adds the keyPrefix to their KEYS itself.
       read: (scope) => readJobs(this.#redis, this.prefix, scope, this.#cluster),
       prefix: this.prefix,
+      // A Cluster's own keyPrefix, or its redisOptions' (ioredis copies that one up).
+      keyPrefix: this.#redis.options.keyPrefix ?? "",
       cluster: this.#cluster,
       timeout: this.#redisTimeout,
     });
@@ -266,6 +277,8 @@ export class Gateway {
             scopes: demo.scopes,
             ttl: demo.tokenTtl,
             origins: this.#origins,
+            interval: demo.interval,
+            path,
           });
         }
       },

@@ -63,7 +63,9 @@ export interface GatewayOptions {
    * client you pass stays yours: the gateway uses it for reads and its own
    * pub/sub connections (a `duplicate()`; with a Cluster, one per master that
    * owns a watched scope), and closes only those. For URLs it opens and closes
-   * every connection itself.
+   * every connection itself. A client's ioredis `keyPrefix` applies as for the
+   * workers' (give both the same options): reads, cancels and subscriptions
+   * all use the prefixed key names.
    * @default REDIS_CLUSTER_NODES (host:port,...) when set, else process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
    */
   redis?: RedisOption;
@@ -90,8 +92,11 @@ export interface GatewayOptions {
   limits?: Partial<LimitOptions>;
   /**
    * Largest message a client may send, in bytes. Clients only send small
-   * subscribe requests and a token; a small cap bounds memory per socket.
-   * @default 4096
+   * subscribe requests and, in the CONNECT packet, a token of up to 8192
+   * characters; a small cap bounds memory per socket. A packet above it closes
+   * the connection without a `connect_error`: keep it above the longest token
+   * your backend mints.
+   * @default 16384
    */
   maxHttpBufferSize?: number;
   /**
@@ -142,9 +147,11 @@ export interface GatewayOptions {
 export const DEFAULTS = {
   // Short enough to be invisible to a human, long enough to batch a burst of writes.
   coalesceWindow: 50,
-  // A subscribe request is well under 1 KB and a token under 2 KB; 4 KB leaves room
-  // for a token with many grants and keeps an attacker's per-message memory small.
-  maxHttpBufferSize: 4096,
+  // A subscribe request is well under 1 KB; a token may be MAX_TOKEN_LENGTH (8192)
+  // characters, and travels in the CONNECT packet: twice that leaves room for the
+  // framing and a few requests batched in one polling POST, and keeps an
+  // attacker's per-message memory small.
+  maxHttpBufferSize: 16 * 1024,
   path: "/socket.io",
   // Servers' clocks drift by seconds, not minutes.
   clockTolerance: 5,

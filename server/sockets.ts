@@ -3,8 +3,8 @@
  * timer, and the `subscribe` / `unsubscribe` / `cancel` handlers.
  *
  * Per socket the gateway keeps the token's claims, a two-number rate bucket,
- * the expiry timer and, only while a subscribe waits on Redis, a small map of
- * those waits. Which scopes a socket watches is its Socket.IO rooms.
+ * the expiry timer and, only while subscribes are not done, small maps of
+ * them. Which scopes a socket watches is its Socket.IO rooms.
  */
 import type { BaseLogger } from "pino";
 import type { Socket } from "socket.io";
@@ -33,6 +33,13 @@ export interface SocketData {
   bucket: Bucket;
   /** Subscribes waiting on Redis, by scope; absent when none. */
   pending?: Map<string, Promise<void>>;
+  /**
+   * Subscribes accepted and not done yet (queued behind an earlier request for
+   * the scope, or running), counted by scope; absent when none. With the
+   * rooms, the scopes `maxScopes` counts: a subscribe takes its place when it
+   * is accepted, not when its turn comes.
+   */
+  accepted?: Map<string, number>;
   /** The last subscribe or unsubscribe not yet done, by scope; absent when none. */
   turns?: Map<string, Promise<void>>;
   expiry?: NodeJS.Timeout;
@@ -73,6 +80,22 @@ function scopeOf(request: unknown): string {
   const raw = (request as { scope?: unknown } | null)?.scope;
   if (typeof raw !== "string") throw new Error("Expected a request `{ scope: string }`");
   return formatScope(raw);
+}
+
+/** Whether `scope` already counts against the socket's cap: watched, or a subscribe accepted. */
+function isCounted(socket: GatewaySocket, scope: string): boolean {
+  return socket.rooms.has(roomOf(scope)) || socket.data.accepted?.has(scope) === true;
+}
+
+/** Scopes the socket watches or has an accepted subscribe for (what `maxScopes` caps). */
+function scopeCount(socket: GatewaySocket): number {
+  // Every socket is in the room of its own id.
+  let count = socket.rooms.size - 1;
+  const accepted = socket.data.accepted;
+  if (accepted !== undefined) {
+    for (const scope of accepted.keys()) if (!socket.rooms.has(roomOf(scope))) count += 1;
+  }
+  return count;
 }
 
 /** Socket listeners shared by every socket: socket.io calls them with `this` = the socket. */
@@ -202,19 +225,31 @@ export class SocketHandlers {
       refuse("forbidden", `The token does not grant scope "${scope}"`);
       return;
     }
-    const room = roomOf(scope);
     const { limits } = this.#o;
-    const inFlight = socket.data.pending?.get(scope);
     if (!limits.take(socket.data.bucket, Date.now())) {
       refuse("rate_limited", "Too many subscribes; slow down");
       return;
     }
-    const watching = socket.rooms.size - 1 + (socket.data.pending?.size ?? 0);
-    if (!socket.rooms.has(room) && inFlight === undefined && watching >= limits.maxScopes) {
+    if (!isCounted(socket, scope) && scopeCount(socket) >= limits.maxScopes) {
       refuse("rate_limited", `A connection may watch at most ${limits.maxScopes} scopes`);
       return;
     }
-    await this.#inTurn(socket, scope, () => this.#join(socket, scope, ack, refuse));
+    // Counted from now on: a subscribe queued behind an earlier request for
+    // its scope would otherwise be missed by the requests that follow it (a
+    // polling POST carries many, all checked before any turn runs).
+    const accepted = (socket.data.accepted ??= new Map());
+    accepted.set(scope, (accepted.get(scope) ?? 0) + 1);
+    await this.#inTurn(socket, scope, () =>
+      this.#join(socket, scope, ack, refuse).finally(() => {
+        // Joined (the room counts it now) or refused: no longer waiting.
+        const left = (accepted.get(scope) ?? 1) - 1;
+        if (left > 0) accepted.set(scope, left);
+        else accepted.delete(scope);
+        if (accepted.size === 0 && socket.data.accepted === accepted) {
+          socket.data.accepted = undefined;
+        }
+      }),
+    );
   }
 
   /** The subscribe's turn: joins the scope's room once its state is held. */

@@ -49,6 +49,9 @@ const SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
   maxRetriesPerRequest: null,
   // A duplicate inherits lazyConnect; this connection must be up before its first SUBSCRIBE.
   lazyConnect: false,
+  // Subscriptions names channels in full, the client's keyPrefix included (ioredis
+  // does not prefix SUBSCRIBE's channels, but would prefix SSUBSCRIBE's).
+  keyPrefix: undefined,
 };
 
 /**

@@ -45,6 +45,12 @@ export interface SubscriptionsOptions {
   /** Reads a scope's snapshot (see readJobs). */
   read: (scope: string) => Promise<ReadResult>;
   prefix: string;
+  /**
+   * The command client's ioredis `keyPrefix` ("" for none). ioredis prefixes a
+   * script's KEYS, and the scripts publish on KEYS[1]: Redis's channel is
+   * `keyPrefix` + the hash key's name, and that is what is subscribed.
+   */
+  keyPrefix: string;
   cluster: boolean;
   /** ms a snapshot read may take. */
   timeout: number;
@@ -80,10 +86,11 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
   readonly #subscriber: PubSub;
   readonly #read: (scope: string) => Promise<ReadResult>;
   readonly #prefix: string;
+  readonly #keyPrefix: string;
   readonly #cluster: boolean;
   readonly #timeout: number;
   readonly #retryDelay: number;
-  /** By channel name. */
+  /** By channel name, as Redis publishes it (with the keyPrefix). */
   readonly #entries = new Map<string, Entry>();
   /** Channels we are unsubscribing from because a message came for no watched scope. */
   readonly #healing = new Set<string>();
@@ -97,6 +104,7 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
     this.#subscriber = options.subscriber;
     this.#read = options.read;
     this.#prefix = options.prefix;
+    this.#keyPrefix = options.keyPrefix;
     this.#cluster = options.cluster;
     this.#timeout = options.timeout;
     this.#retryDelay = options.retryDelay ?? 1000;
@@ -171,8 +179,13 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
     this.#entries.clear();
   }
 
+  /**
+   * The channel as Redis publishes it. In cluster mode its slot is the hash
+   * key's (the write script's SPUBLISH goes to the node that ran it): the
+   * scope's hash tag, or a hash tag in the keyPrefix, which comes first.
+   */
   #channel(scope: string): string {
-    return scopeKeys(this.#prefix, scope, this.#cluster).channel;
+    return this.#keyPrefix + scopeKeys(this.#prefix, scope, this.#cluster).channel;
   }
 
   #jobsOf(entry: Entry): JobMap {

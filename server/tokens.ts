@@ -2,7 +2,7 @@
 import { SignJWT } from "jose";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import { isValidGrant } from "../shared/grants";
-import { MAX_GRANTS, secretKey } from "./auth";
+import { MAX_GRANTS, MAX_TOKEN_LENGTH, secretKey } from "./auth";
 import { MIN_SECRET_BYTES } from "./options";
 
 export interface SignScopeTokenOptions {
@@ -59,6 +59,10 @@ export function checkSecret(secret: unknown, name = "secret"): Uint8Array {
  * ```ts
  * const token = await signScopeToken({ secret, scopes: [`user:${user.id}`], ttl: 3600 });
  * ```
+ *
+ * @throws InvalidArgumentError for bad options, or when the token would be
+ *   longer than the gateway accepts (8192 characters, about 55 grants of 100
+ *   characters): grant a prefix (`org:7:*`) rather than many scopes.
  */
 export async function signScopeToken(options: SignScopeTokenOptions): Promise<string> {
   const key = checkSecret(options.secret);
@@ -81,5 +85,13 @@ export async function signScopeToken(options: SignScopeTokenOptions): Promise<st
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttl);
   if (sub !== undefined) jwt.setSubject(sub);
-  return jwt.sign(key);
+  const token = await jwt.sign(key);
+  // The gateway would refuse it as malformed: say so here, where the grants are chosen.
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new InvalidArgumentError(
+      `The token would be ${token.length} characters, above the ${MAX_TOKEN_LENGTH} the gateway ` +
+        "accepts: grant prefixes (`org:7:*`) instead of many scopes, or fewer `cancel` grants",
+    );
+  }
+  return token;
 }

@@ -1,7 +1,7 @@
 /**
  * Abuse 13: floods against the gateway process (the CLI with its defaults).
  *
- * - A packet above maxHttpBufferSize (4 KB) disconnects that socket only, on
+ * - A packet above maxHttpBufferSize (16 KB) disconnects that socket only, on
  *   WebSocket and on polling, and also as an oversized CONNECT: another client
  *   keeps its connection and its updates.
  * - 1,000 subscribes per second from one socket are rate-limited (burst 20,
@@ -86,7 +86,7 @@ test("a packet above maxHttpBufferSize disconnects that socket only (WebSocket, 
   const scope = "flood:big";
   const victim = await bystander(scope);
   const pace = await RedisProgress.start({ redis: redis.url, scope, total: 100, interval: 1 });
-  const big = "x".repeat(10_240);
+  const big = "x".repeat(20_480);
 
   for (const transports of [["websocket"], ["polling"]]) {
     const attacker = client(await token(["flood:*"]), { transports });
@@ -103,7 +103,7 @@ test("a packet above maxHttpBufferSize disconnects that socket only (WebSocket, 
       "dropped",
     ]);
   }
-  // An oversized CONNECT (a 10 KB token) never gets a session either.
+  // An oversized CONNECT (a 20 KB token) never gets a session either.
   const oversized = client(big);
   const closed = await new Promise<string>((resolve) => {
     oversized.once("connect", () => resolve("connected"));

@@ -13,6 +13,7 @@
  * leaves Object.prototype alone and sends nothing either.
  */
 import { createProgressClient } from "../../client";
+import { DEFAULTS } from "../../server";
 import { InvalidArgumentError, InvalidScopeError, RedisProgress } from "../../shared";
 import { TestGateway, subscribe } from "../helpers/gateway";
 import { monitorCommands, type CommandLog } from "../helpers/monitor";
@@ -61,6 +62,12 @@ const BAD_SCOPES: [string, unknown][] = [
   ["nested arrays", [["user", 3421]]],
   ["an empty array", []],
   ["nine parts", ["a", "b", "c", "d", "e", "f", "g", "h", "i"]],
+];
+
+/** Scopes whose subscribe packet is above maxHttpBufferSize: the socket alone sees them. */
+const OVERSIZED_SCOPES: [string, string][] = [
+  ["20 KB", "u".repeat(20_480)],
+  ["20 KB of parts", Array.from({ length: 4096 }, () => "user").join(":")],
 ];
 
 const BAD_IDS: [string, unknown][] = [
@@ -134,8 +141,8 @@ test("the socket refuses them: invalid_scope / invalid_argument, nothing sent", 
   const token = await tg.token(["user:*", "u:*", "a:*", "__proto__:*"], { cancel: ["user:*"] });
   let socket = await tg.connect(token);
   let cut = 0;
-  for (const [name, scope] of BAD_SCOPES) {
-    if (JSON.stringify({ scope }).length > 4096) {
+  for (const [name, scope] of [...BAD_SCOPES, ...OVERSIZED_SCOPES]) {
+    if (JSON.stringify({ scope }).length > DEFAULTS.maxHttpBufferSize) {
       // Above maxHttpBufferSize the gateway does not even parse it: it drops the socket (case 13).
       const gone = new Promise((resolve) => socket.once("disconnect", resolve));
       socket.emit("subscribe", { scope: scope as string }, () => {});
@@ -159,9 +166,9 @@ test("the socket refuses them: invalid_scope / invalid_argument, nothing sent", 
     }
     await nothingSent(`socket, scope with ${name}`);
   }
-  expect(cut).toBe(2);
+  expect(cut).toBe(OVERSIZED_SCOPES.length);
   for (const [name, id] of BAD_IDS) {
-    if (JSON.stringify({ id }).length > 4096) continue; // as above
+    if (JSON.stringify({ id }).length > DEFAULTS.maxHttpBufferSize) continue; // as above
     const ack = await socket
       .timeout(5000)
       .emitWithAck("cancel", { scope: "user:1", id: id as string });

@@ -33,7 +33,7 @@ async function badTokens(): Promise<[string, unknown][]> {
     ["not a JWT", "hello"],
     ["two parts", "a.b"],
     ["three parts of garbage", "a.b.c"],
-    // Within maxHttpBufferSize (4 KB): a bigger CONNECT packet closes the transport (case 13).
+    // Within maxHttpBufferSize (16 KB): a bigger CONNECT packet closes the transport (case 13).
     ["3 KB of base64", `${"A".repeat(1500)}.${"B".repeat(1500)}.C`],
     [
       "alg none, unsigned",

@@ -5,7 +5,15 @@
  */
 import pino from "pino";
 import { createGateway, signScopeToken } from "../../server";
-import { TEST_SECRET, TestGateway, rawToken, subscribe, waitFor } from "../helpers/gateway";
+import {
+  type ClientSocket,
+  TEST_SECRET,
+  TestGateway,
+  connected,
+  rawToken,
+  subscribe,
+  waitFor,
+} from "../helpers/gateway";
 
 let tg: TestGateway;
 
@@ -97,6 +105,59 @@ describe("the handshake refuses with connect_error 'unauthorized'", () => {
     expect(await refused(await tg.token(["user:1"], { sub: "u1", cancel: ["user:1"] }))).toBe(
       "connected",
     );
+  });
+});
+
+describe("large tokens", () => {
+  /** Connects, or rejects when the connection closes first (a CONNECT packet over the limit). */
+  async function connectOrClose(token: string, transport: string): Promise<ClientSocket> {
+    const socket = tg.client(token, { transports: [transport] });
+    const closed = new Promise<never>((_, reject) =>
+      socket.io.once("close", (reason) => reject(new Error(`closed before connect: ${reason}`))),
+    );
+    closed.catch(() => {});
+    await Promise.race([connected(socket), closed]);
+    return socket;
+  }
+
+  /** `count` distinct grants of about `length` characters each. */
+  function grants(count: number, length: number): string[] {
+    return Array.from({ length: count }, (_, i) => `org:${i}:${"x".repeat(length - 6)}`);
+  }
+
+  test.each([["websocket"], ["polling"]])(
+    "a valid token of over 4 KB (50 grants) connects and can subscribe (%s)",
+    async (transport) => {
+      const scopes = grants(50, 72);
+      const token = await tg.token(scopes);
+      expect(token.length).toBeGreaterThan(4096);
+      const socket = await connectOrClose(token, transport);
+      expect(await subscribe(socket, scopes[49] as string)).toMatchObject({ ok: true });
+    },
+  );
+
+  test("signScopeToken mints nothing longer than the gateway accepts; the longest connects", async () => {
+    let longest = "";
+    for (let count = 1; count <= 256; count++) {
+      const scopes = grants(count, 100);
+      const minted = await signScopeToken({ secret: TEST_SECRET, scopes, ttl: 600 }).catch(
+        (error: unknown) => error as Error,
+      );
+      if (minted instanceof Error) {
+        expect(minted).toMatchObject({ code: "invalid_argument", message: /8192/ });
+        break;
+      }
+      longest = minted;
+    }
+    expect(longest.length).toBeGreaterThan(7000);
+    expect(longest.length).toBeLessThanOrEqual(8192);
+    await expect(
+      signScopeToken({ secret: TEST_SECRET, scopes: grants(256, 250), ttl: 600 }),
+    ).rejects.toMatchObject({ code: "invalid_argument" });
+    for (const transport of ["websocket", "polling"]) {
+      const socket = await connectOrClose(longest, transport);
+      expect(await subscribe(socket, grants(1, 100)[0] as string)).toMatchObject({ ok: true });
+    }
   });
 });
 

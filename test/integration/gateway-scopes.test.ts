@@ -139,6 +139,30 @@ test("the cap on scopes per socket", async () => {
   expect(code(await subscribe(other, "cap:5"))).toBe("ok");
 });
 
+test.each([["websocket"], ["polling"]])(
+  "the cap counts subscribes queued behind an unsubscribe of their scope (%s)",
+  async (transport) => {
+    const tg = await gatewayWith({ subscribeBurst: 100, maxScopesPerSocket: 3 });
+    const socket = await tg.connect(await tg.token(["queue:*"]), { transports: [transport] });
+    // Sent in one go (over polling, in one POST): each subscribe waits for the
+    // unsubscribe before it, so none has joined when the next one is checked.
+    const acks = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => {
+        void unsubscribe(socket, `queue:${i}`);
+        return subscribe(socket, `queue:${i}`);
+      }),
+    );
+    const codes = acks.map(code);
+    expect(codes.filter((c) => c === "ok")).toHaveLength(3);
+    expect(codes.filter((c) => c !== "ok")).toEqual(Array(7).fill("rate_limited"));
+    // What was accepted is what is watched: full, until one is let go.
+    expect(code(await subscribe(socket, "queue:new"))).toBe("rate_limited");
+    const watched = codes.indexOf("ok");
+    expect(await unsubscribe(socket, `queue:${watched}`)).toEqual({ ok: true });
+    expect(code(await subscribe(socket, "queue:new"))).toBe("ok");
+  },
+);
+
 test("unsubscribe validates the scope too", async () => {
   const tg = gateways[0] ?? (await gatewayWith());
   const socket = await tg.connect(await tg.token(["user:*"]));
