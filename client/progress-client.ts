@@ -20,7 +20,7 @@ import {
 import { resolveOptions, type ProgressClientOptions, type ResolvedOptions } from "./options";
 import { ProgressClientError } from "./progress-client-error";
 import { ServerClock } from "./server-clock";
-import { Subscription, type JobsListener } from "./subscription";
+import { Subscription, type JobsListener, type Registration } from "./subscription";
 
 /** Events of a ProgressClient. */
 export interface ProgressClientEvents {
@@ -77,11 +77,17 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
    * what changed, first when the snapshot arrives (or at once, in a microtask,
    * if the scope is already loaded), then on every change.
    * @throws InvalidScopeError before anything is sent, for a scope outside the grammar.
-   * @returns the function that stops this listener (the scope is left when none remains).
+   * Each call is a registration of its own, even with a function already
+   * registered (which is then called once per registration).
+   * @returns the function that ends this registration, and no other (the scope
+   *   is left when none remains).
    */
   subscribe(scope: ScopeInput, listener: JobsListener): () => void {
     const name = formatScope(scope);
     if (typeof listener !== "function") throw new TypeError("Expected `listener` to be a function");
+    // Its own entry even when the same function is already registered, so that
+    // the returned function removes this registration and no other.
+    const registration: Registration = { listener };
     let sub = this.#subs.get(name);
     if (sub === undefined) {
       sub = new Subscription(name);
@@ -91,15 +97,15 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
     } else if (sub.loaded) {
       const loaded = sub;
       queueMicrotask(() => {
-        if (!loaded.listeners.has(listener)) return;
+        if (!loaded.listeners.has(registration)) return;
         const jobs = loaded.jobs(this.now());
         listener(jobs, { updated: jobs, removed: [] });
       });
     }
-    sub.listeners.add(listener);
+    sub.listeners.add(registration);
     const current = sub;
     return () => {
-      current.listeners.delete(listener);
+      current.listeners.delete(registration);
       if (current.listeners.size === 0 && this.#subs.get(name) === current) this.#leave(current);
     };
   }
@@ -208,8 +214,11 @@ export class ProgressClient extends Emitter<ProgressClientEvents> {
     socket.on("connect", () => {
       this.#everConnected = true;
       this.#reconnectFailures = 0;
-      this.#setState("connected");
+      // Resubscribe before announcing "connected": a state listener that
+      // subscribes then adds a scope this loop has already passed, so it is sent
+      // once (by subscribe()), not a second time by the loop.
       for (const sub of this.#subs.values()) this.#send(sub);
+      this.#setState("connected");
     });
     socket.on("disconnect", (reason) => {
       for (const sub of this.#subs.values()) sub.abandon();

@@ -19,6 +19,15 @@ import type { ProgressClientError } from "./progress-client-error";
  */
 export type JobsListener = (jobs: JobMap, change: StoreChange) => void;
 
+/**
+ * One `subscribe()` call's hold on the scope. The same function may be
+ * registered by two consumers; each registration is its own object so that
+ * one consumer's unsubscribe removes only its own.
+ */
+export interface Registration {
+  readonly listener: JobsListener;
+}
+
 type Buffered = { kind: "progress"; jobs: JobPatch } | { kind: "snapshot"; jobs: JobMap };
 
 function merge(into: StoreChange, from: StoreChange): void {
@@ -34,7 +43,7 @@ function merge(into: StoreChange, from: StoreChange): void {
 
 export class Subscription {
   readonly scope: string;
-  readonly listeners = new Set<JobsListener>();
+  readonly listeners = new Set<Registration>();
   /** The last error of this scope's subscription, cleared by a successful subscribe. */
   error: ProgressClientError | undefined;
   /** Bumped per subscribe sent, so that a late ack of a superseded one is ignored. */
@@ -145,6 +154,6 @@ export class Subscription {
       if (job !== undefined) updated[id] = job;
     }
     const marked: StoreChange = { updated, removed: change.removed };
-    for (const listener of [...this.listeners]) listener(jobs, marked);
+    for (const { listener } of [...this.listeners]) listener(jobs, marked);
   }
 }

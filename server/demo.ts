@@ -2,10 +2,13 @@
  * Demo mode: simulated workers that use the real tracker, and a token
  * endpoint for the dashboard that answers only loopback clients.
  *
- * `GET /demo/token` → `{ token, scopes, expires_at }`: a short-lived token
- * granting every demo scope's first part (`user:*` by default). It is mounted
- * only in demo mode, and refuses (403) a client that is not on loopback, a
- * Host header that is not a loopback name (DNS rebinding), or a foreign Origin.
+ * `GET /demo/token` → `{ token, scopes, expires_at, demo_scopes, interval,
+ * socket_path }`: a short-lived token granting every demo scope's first part
+ * (`user:*` by default), and what the dashboard needs to show the demo: the
+ * scopes the workers write to, their write interval, and where Socket.IO is.
+ * It is mounted only in demo mode, and refuses (403) a client that is not on
+ * loopback, a Host header that is not a loopback name (DNS rebinding), or a
+ * foreign Origin.
  */
 import type { Request, Response, Router } from "express";
 import type { BaseLogger } from "pino";
@@ -197,11 +200,30 @@ function demoGrants(scopes: readonly string[]): string[] {
   return [...new Set(scopes.map((scope) => `${formatScope(scope).split(":")[0] as string}:*`))];
 }
 
+/**
+ * Socket.IO's `path` relative to the directory the router is mounted at
+ * (`base`, express's `req.baseUrl`), where the dashboard is served: the page
+ * resolves it against its own URL, so a prefix that a reverse proxy put in
+ * front of the gateway is kept. `("/rp/socket.io", "")` → `"rp/socket.io"`,
+ * `("/socket.io", "/admin")` → `"../socket.io"`.
+ */
+export function relativeSocketPath(path: string, base: string): string {
+  const directory = `${base.replace(/\/+$/, "")}/`;
+  if (path.startsWith(directory)) return path.slice(directory.length) || "./";
+  const depth = directory.split("/").filter((part) => part !== "").length;
+  return "../".repeat(depth) + path.replace(/^\/+/, "");
+}
+
 export interface DemoTokenRouteOptions {
   sign: (scopes: string[], ttl: number) => Promise<string>;
+  /** The demo scopes (formatted); the token grants their first parts. */
   scopes: readonly string[];
   ttl: number;
   origins: OriginPolicy;
+  /** The demo trackers' write interval in ms, for the dashboard's motion. */
+  interval: number;
+  /** Socket.IO's path on this server (the gateway's `path` option). */
+  path: string;
 }
 
 /** Mounts `GET /demo/token`. */
@@ -223,6 +245,11 @@ export function demoTokenRoute(router: Router, options: DemoTokenRouteOptions): 
       token,
       scopes: grants,
       expires_at: new Date(Date.now() + options.ttl * 1000).toISOString(),
+      // Added fields: `scopes` above are the token's grants (`user:*`); the page
+      // needs the scopes that have jobs, and cannot guess a non-default path.
+      demo_scopes: options.scopes,
+      interval: options.interval,
+      socket_path: relativeSocketPath(options.path, req.baseUrl),
     });
   });
 }

@@ -2,7 +2,8 @@
  * <redis-progress-jobs scope="user:3421">: mountProgress as a custom element.
  *
  * Where its client comes from, first match wins:
- *  1. the `client` property (`el.client = createProgressClient(...)`);
+ *  1. the `client` property (`el.client = createProgressClient(...)`), also
+ *     when it was set before the element was defined;
  *  2. the `token` attribute (and `url`, default: the page's origin): the
  *     element connects by itself; elements with the same url and token share
  *     one connection;
@@ -63,6 +64,14 @@ function createElementClass(): CustomElementConstructor {
     }
 
     connectedCallback(): void {
+      // A `client` set before the element was defined is an own data property of
+      // the instance, shadowing this class's accessor, so the setter never saw it.
+      // Move it through the setter (the custom-element "upgrade property" pattern).
+      if (Object.hasOwn(this, "client")) {
+        const client = (this as { client?: ProgressClient }).client;
+        Reflect.deleteProperty(this, "client");
+        this.client = client;
+      }
       this.#request();
     }
 

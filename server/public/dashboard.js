@@ -4,15 +4,20 @@
  * the gateway before every connection; otherwise it comes from the URL fragment
  * (#token=...&scope=...) or the token field. A classic script (no inline code,
  * so the page's strict CSP holds) on the global RedisProgressClient bundle.
+ *
+ * Where the gateway is: this page's own directory, not the origin's root, so a
+ * reverse proxy may serve the gateway under a prefix (`/progress/`). In demo
+ * mode the token's answer also says where Socket.IO is (`socket_path`, relative
+ * to this directory: the gateway's `path` option may be another than
+ * `/socket.io`), which demo scopes have jobs and how often their workers write.
  */
-/* global RedisProgressClient, document, window, location, history, fetch, URLSearchParams */
+/* global RedisProgressClient, document, window, location, history, fetch, URL, URLSearchParams */
 "use strict";
 
 (function dashboard() {
   const RP = RedisProgressClient;
-  const DEMO_SCOPES = ["user:1", "user:2", "user:3"];
-  // The demo's trackers write every 250 ms; the library's default is 2000.
-  const DEMO_INTERVAL = 250;
+  // This page's directory: where the gateway is, as the browser sees it (see above).
+  const HERE = new URL(".", location.href);
 
   const $ = (id) => document.getElementById(id);
   const conn = $("conn");
@@ -28,7 +33,16 @@
   const jobs = $("jobs");
   const stats = $("stats");
 
-  const state = { client: null, demo: false, token: "", scope: "", unmount: null, offStats: null };
+  const state = {
+    client: null,
+    demo: false,
+    // The demo trackers' write interval (ms), from demo/token; the bars' motion uses it.
+    interval: undefined,
+    token: "",
+    scope: "",
+    unmount: null,
+    offStats: null,
+  };
 
   function readFragment() {
     const params = new URLSearchParams(location.hash.slice(1));
@@ -54,12 +68,24 @@
     conn.textContent = CONN_TEXT[value] || value;
   }
 
-  async function demoToken() {
+  /** GET demo/token: `{ token, scopes, expires_at, demo_scopes, interval, socket_path }`. */
+  async function demoInfo() {
     const response = await fetch("demo/token", { cache: "no-store" });
     if (!response.ok) throw new Error(`demo/token answered ${response.status}`);
     const body = await response.json();
     if (typeof body.token !== "string") throw new Error("demo/token sent no token");
-    return body.token;
+    return body;
+  }
+
+  async function demoToken() {
+    return (await demoInfo()).token;
+  }
+
+  /** "a", "a and b", "a, b and c". */
+  function listOf(words) {
+    return words.length < 2
+      ? words.join("")
+      : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
   }
 
   function renderChips(scopes) {
@@ -124,7 +150,7 @@
     state.unmount = RP.mountProgress(jobs, {
       client: state.client,
       scope,
-      interval: state.demo ? DEMO_INTERVAL : undefined,
+      interval: state.demo ? state.interval : undefined,
     });
     stats.hidden = false;
     countStatuses({});
@@ -134,7 +160,9 @@
   function useToken(token) {
     state.token = token;
     tokenForm.hidden = true;
-    connect({ url: location.origin, token });
+    // The page's directory: with a proxy's prefix in it, the SDK takes socket.io's
+    // path as `<prefix>/socket.io`.
+    connect({ url: HERE.href, token });
     if (state.scope) watch(state.scope);
   }
 
@@ -167,21 +195,34 @@
       useToken(fragment.token);
       return;
     }
+    let demo = null;
     try {
-      await demoToken();
-      state.demo = true;
+      demo = await demoInfo();
     } catch {
-      state.demo = false;
+      demo = null;
     }
-    if (state.demo) {
+    state.demo = demo !== null;
+    if (demo) {
+      const scopes = Array.isArray(demo.demo_scopes) ? demo.demo_scopes : [];
+      state.interval = typeof demo.interval === "number" ? demo.interval : undefined;
       mode.textContent = "demo";
       mode.hidden = false;
       $("foot-text").textContent =
-        "Demo mode: simulated workers write to user:1, user:2 and user:3 through the real tracker.";
-      renderChips(DEMO_SCOPES);
-      // Fetched again before every (re)connection: a restarted gateway may sign with a new secret.
-      connect({ url: location.origin, getToken: demoToken });
-      watch(state.scope || DEMO_SCOPES[0]);
+        `Demo mode: simulated workers write to ${listOf(scopes)} through the real tracker.`;
+      renderChips(scopes);
+      // The token is fetched again before every (re)connection: a restarted
+      // gateway may sign with a new secret.
+      connect(
+        typeof demo.socket_path === "string"
+          ? {
+              url: HERE.origin,
+              socketOptions: { path: new URL(demo.socket_path, HERE).pathname },
+              getToken: demoToken,
+            }
+          : { url: HERE.href, getToken: demoToken },
+      );
+      const first = state.scope || scopes[0];
+      if (first) watch(first);
     } else {
       renderChips([]);
       showConnection("disconnected");

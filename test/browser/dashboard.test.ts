@@ -9,6 +9,7 @@ import { createGateway, type Gateway } from "../../server";
 import { RedisProgress } from "../../shared/tracker/redis-progress";
 import { TEST_SECRET, TestGateway, waitFor } from "../helpers/gateway";
 import { buildBundle, launchBrowser, screenshot, type TestBrowser } from "../helpers/browser";
+import { PrefixProxy } from "../helpers/prefix-proxy";
 import { TestRedis } from "../helpers/redis-server";
 import type { Redis } from "ioredis";
 import pino from "pino";
@@ -357,3 +358,73 @@ test("without demo mode the token comes from the URL fragment, or is pasted", as
     await plain.stop();
   }
 });
+
+test("with a non-default Socket.IO path, directly and behind a proxy's prefix, the demo goes live", async () => {
+  // The demo workers of this gateway (and of the suite's) write to user:1.
+  const custom = await TestGateway.start({ redis, gateway: { demo: true, path: "/rp/socket.io" } });
+  const proxy = await PrefixProxy.start(custom.url, "/progress");
+  try {
+    for (const base of [custom.url, proxy.url]) {
+      const page = await browser.page();
+      await page.goto(`${base}/#scope=user:1`);
+      await page.locator('#conn[data-state="connected"]', { hasText: "Live" }).waitFor();
+      await page
+        .locator('.rp-jobs[data-scope="user:1"][data-state="connected"] .rp-job')
+        .first()
+        .waitFor({ timeout: 20_000 });
+      await page.close();
+    }
+  } finally {
+    await proxy.close();
+    await custom.stop();
+  }
+}, 60_000);
+
+test("with a token and no demo, behind a proxy's prefix, the dashboard connects under the prefix", async () => {
+  const plain = await TestGateway.start({ redis });
+  const proxy = await PrefixProxy.start(plain.url, "/progress");
+  try {
+    const pace = await tracker("user:proxied", 4, "Resize photos");
+    pace.tick(1);
+    await pace.flush();
+    const token = await plain.token(["user:proxied"]);
+    const page = await browser.page();
+    await page.goto(`${proxy.url}/#token=${token}&scope=user:proxied`);
+    await row(page, pace.id).locator('[aria-valuenow="25"]').waitFor();
+    await expect(page.locator("#conn").textContent()).resolves.toBe("Live");
+    await pace.finish();
+    await page.close();
+  } finally {
+    await proxy.close();
+    await plain.stop();
+  }
+});
+
+test("custom demo scopes are the page's scopes, with their jobs", async () => {
+  const teams = await TestGateway.start({
+    redis,
+    gateway: { demo: { scopes: ["team:1", "team:2"], interval: 100 } },
+  });
+  try {
+    const page = await browser.page();
+    await page.goto(`${teams.url}/`);
+    await page
+      .locator('.rp-jobs[data-scope="team:1"][data-state="connected"] .rp-job')
+      .first()
+      .waitFor({ timeout: 20_000 });
+    await expect(page.locator("#jobs-title").textContent()).resolves.toBe("Jobs in team:1");
+    await expect(page.locator(".chip").allTextContents()).resolves.toEqual(["team:1", "team:2"]);
+    await expect(page.locator("#foot-text").textContent()).resolves.toBe(
+      "Demo mode: simulated workers write to team:1 and team:2 through the real tracker.",
+    );
+    expect(await page.locator(".rp-banner").filter({ hasText: "Access denied" }).count()).toBe(0);
+    await page.locator('.chip[data-scope="team:2"]').click();
+    await page
+      .locator('.rp-jobs[data-scope="team:2"][data-state="connected"] .rp-job')
+      .first()
+      .waitFor({ timeout: 20_000 });
+    await page.close();
+  } finally {
+    await teams.stop();
+  }
+}, 60_000);

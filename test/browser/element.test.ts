@@ -142,6 +142,36 @@ test("the custom element works on a bare page with only the bundle: token attrib
   await page.close();
 });
 
+test("a `client` property set before the element is defined is used once it is", async () => {
+  const { page, subscribes } = await bare(
+    `<rp-early-jobs id="early" scope="user:early"></rp-early-jobs>`,
+  );
+  // As an application loading the element lazily does: the property first, the
+  // definition later (here under a name of its own, the bundle defined the default one).
+  await page.evaluate(
+    ([url, t]) => {
+      const RP = (window as unknown as { RedisProgressClient: typeof import("../../client/index") })
+        .RedisProgressClient;
+      const element = document.getElementById("early") as HTMLElement & { client?: unknown };
+      element.client = RP.createProgressClient({ url, token: t });
+      RP.defineProgressElement("rp-early-jobs");
+    },
+    [gateway.url, token] as const,
+  );
+  await page.locator("#early .rp-empty", { hasText: "No jobs in user:early yet." }).waitFor();
+  const pace = await RedisProgress.start({ redis: client, scope: "user:early", total: 4 });
+  pace.tick(1);
+  await pace.flush();
+  await page.locator(`#early .rp-job[data-job-id="${pace.id}"] [aria-valuenow="25"]`).waitFor();
+  expect(subscribes).toEqual(["(connect)", "user:early"]);
+  // The property now goes through the element's accessor.
+  expect(
+    await page.evaluate(() => Object.hasOwn(document.getElementById("early") as object, "client")),
+  ).toBe(false);
+  await pace.finish();
+  await page.close();
+});
+
 test("bars move at the rate until the next expected write, and not under reduced motion or while hidden", async () => {
   const scope = "user:motion";
   const { page } = await bare(

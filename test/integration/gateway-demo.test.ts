@@ -4,6 +4,7 @@
  */
 import { request } from "node:http";
 import { createGateway } from "../../server";
+import { relativeSocketPath } from "../../server/demo";
 import { TestGateway, TEST_SECRET, subscribe, waitFor } from "../helpers/gateway";
 import type { JobValue } from "../../shared/job";
 
@@ -38,8 +39,20 @@ function get(
 test("the token endpoint grants the demo scopes' prefixes, to loopback clients", async () => {
   const { status, body } = await get("/demo/token");
   expect(status).toBe(200);
-  const parsed = JSON.parse(body) as { token: string; scopes: string[]; expires_at: string };
+  const parsed = JSON.parse(body) as {
+    token: string;
+    scopes: string[];
+    expires_at: string;
+    demo_scopes: string[];
+    interval: number;
+    socket_path: string;
+  };
   expect(parsed.scopes).toEqual(["d:*"]);
+  // What the dashboard shows: the scopes with jobs, their workers' interval, and
+  // Socket.IO's path relative to the page's directory.
+  expect(parsed.demo_scopes).toEqual(["d:1", "d:2"]);
+  expect(parsed.interval).toBe(20);
+  expect(parsed.socket_path).toBe("socket.io");
   expect(Date.parse(parsed.expires_at) - Date.now()).toBeLessThanOrEqual(60_000);
   expect((await get("/demo/token", { Host: `localhost:${tg.port}` })).status).toBe(200);
 });
@@ -69,6 +82,19 @@ test("simulated jobs run in every demo scope, live", async () => {
   const job = [...seen.values()][0] as JobValue;
   expect(job.name).toEqual(expect.any(String));
   expect(job.meta).toEqual({ demo: true });
+});
+
+test("socket_path is Socket.IO's path relative to the directory the router is mounted at", () => {
+  expect(relativeSocketPath("/socket.io", "")).toBe("socket.io");
+  expect(relativeSocketPath("/rp/socket.io", "")).toBe("rp/socket.io");
+  expect(relativeSocketPath("/admin/socket.io", "/admin")).toBe("socket.io");
+  expect(relativeSocketPath("/socket.io", "/admin")).toBe("../socket.io");
+  expect(relativeSocketPath("/rp/socket.io", "/a/b/")).toBe("../../rp/socket.io");
+  // Resolved by the page against its directory, behind a proxy's prefix:
+  const page = "https://example.com/progress/admin/";
+  expect(new URL(relativeSocketPath("/socket.io", "/admin"), page).pathname).toBe(
+    "/progress/socket.io",
+  );
 });
 
 test("bad demo options are refused before anything starts", () => {

@@ -243,6 +243,42 @@ describe("ProgressClient", () => {
     await until(() => gateway.unsubscribes.length === 1, "unsubscribe after the last listener");
   });
 
+  test("the same function subscribed twice: each returned function removes only its own registration", async () => {
+    gateway.jobs.set("s", { a: job("a", 1) });
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST });
+    const { calls, last, listener } = listen();
+    // Two consumers that happen to pass the same function (a shared handler).
+    const offA = client.subscribe("s", listener);
+    const offB = client.subscribe("s", listener);
+    await until(() => client!.loaded("s"), "the snapshot");
+    offB();
+    offB(); // calling it again removes nothing more
+    const before = calls.length;
+    gateway.publish("s", { a: job("a", 2) });
+    await until(() => last()?.a?.seq === 2, "the update to the registration that stayed");
+    expect(calls.length - before).toBe(1); // one registration left, one call
+    expect(client.loaded("s")).toBe(true);
+    expect(gateway.unsubscribes).toEqual([]);
+    offA();
+    await until(() => gateway.unsubscribes.length === 1, "unsubscribe after the last one");
+    expect(gateway.unsubscribes).toEqual(["s"]);
+  });
+
+  test("a scope subscribed from a `connected` state listener is sent to the gateway once", async () => {
+    client = createProgressClient({ url: gateway.url, token: "good", ...FAST, autoConnect: false });
+    const { last, listener } = listen();
+    client.on("state", (state) => {
+      if (state === "connected") client?.subscribe("s", listener);
+    });
+    client.connect();
+    await until(() => last() !== undefined, "the snapshot");
+    // Messages on one socket arrive in order: once a later scope is loaded, a
+    // duplicate subscribe for "s" would have reached the gateway.
+    client.subscribe("later", () => {});
+    await until(() => client!.loaded("later"), "the later scope's snapshot");
+    expect(gateway.subscribes).toEqual(["s", "later"]);
+  });
+
   test("after the gateway restarts: getToken is called again, it resubscribes and replaces the state", async () => {
     gateway.jobs.set("user:1", { a: job("a", 1), b: job("b", 1) });
     let calls = 0;

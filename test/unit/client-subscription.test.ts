@@ -14,7 +14,7 @@ function job(id: string, seq: number, extra: Partial<JobValue> = {}): JobValue {
 
 function watch(sub: Subscription): Array<[JobMap, StoreChange]> {
   const calls: Array<[JobMap, StoreChange]> = [];
-  sub.listeners.add((jobs, change) => calls.push([jobs, change]));
+  sub.listeners.add({ listener: (jobs, change) => calls.push([jobs, change]) });
   return calls;
 }
 
