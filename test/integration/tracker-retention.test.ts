@@ -160,3 +160,41 @@ test("a job with a short retention never shortens the scope's TTL: a longer-kept
   );
   expect(await hashTtl()).toBeGreaterThan(3_500_000);
 });
+
+test("a tracker with a shorter retention never shortens the job's writers hash, which holds every tracker's applied count", async () => {
+  const refreshedAt = Date.now();
+  const long = await RedisProgress.start({
+    redis: client,
+    scope: "shared",
+    total: 100,
+    id: "both",
+    retention: 3_600_000,
+  });
+  long.tick(40);
+  await long.flush();
+  const writersTtl = () => client.pttl("resque:pace:shared:#w:both");
+  expect(await writersTtl()).toBeGreaterThan(3_600_000);
+  // Another process's tracker of the same job, keeping it 10 s: its writes run
+  // the housekeeping once its slack (a tenth of that) has passed since the job's.
+  await waitFor(() => Date.now() - refreshedAt > 1_100, { what: "the housekeeping to be due" });
+  const short = await RedisProgress.start({
+    redis: client,
+    scope: "shared",
+    total: 100,
+    id: "both",
+    retention: 10_000,
+    heartbeat: 2_000,
+  });
+  short.tick(5);
+  await short.flush();
+  // Before the fix its housekeeping set the hash to expire in 12 s; once it
+  // had, the first tracker's next write found no applied count of its own and
+  // counted its 40 items again.
+  expect(await writersTtl()).toBeGreaterThan(3_500_000);
+  long.tick(1);
+  await long.flush();
+  expect((await RedisProgress.find({ redis: client, scope: "shared", id: "both" }))?.count).toBe(
+    46,
+  );
+  await Promise.all([long.finish(), short.finish()]);
+});

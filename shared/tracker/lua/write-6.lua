@@ -67,8 +67,8 @@
   and last write, and at most every slack = min(60 s, retention / 10) per job
   in between, it also prunes expired jobs, schedules this job's pruning at
   now + retention (+ slack while running) and sets the keys' TTL to
-  retention + 2 * slack (the scope's two shared keys only ever longer: other
-  jobs of the scope may keep theirs longer): housekeeping need not run on
+  retention + 2 * slack (only ever longer: other jobs of the scope, and other
+  trackers of the job, may keep theirs longer): housekeeping need not run on
   every write.
   When the job is missing (Redis restarted, evicted, flushed) it is recreated
   from the tracker's view: count = own count, seq = last seen + 1.
@@ -199,8 +199,10 @@ local function housekeep(running)
   redis.call('ZADD', expiry, now + keep, id)
   extend_ttl(hash, retention + 2 * slack)
   extend_ttl(expiry, retention + 2 * slack)
-  -- The writers hash is this job's alone.
-  redis.call('PEXPIRE', writers, retention + 2 * slack)
+  -- Every tracker of the job writes this hash: one with a shorter retention
+  -- must not cut another's applied count short (that one's next write would
+  -- find none and count all its items again).
+  extend_ttl(writers, retention + 2 * slack)
 end
 
 local heartbeat = tonumber(heartbeat_text)
