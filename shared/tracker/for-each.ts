@@ -19,8 +19,10 @@ function sizeOf(items: unknown): number | undefined {
  * is finished; when `fn` or the iterable throws, the job is failed with that
  * error and the error is rethrown. When a cancel is requested (`pace.signal`
  * aborts), the loop stops before the next item and the job ends `canceled`
- * (`fn` may watch `pace.signal` to stop inside a long item). Resolves to the
- * tracker: check `pace.status` to tell a canceled run from a finished one.
+ * (`fn` may watch `pace.signal` to stop inside a long item: what it throws
+ * once the signal has aborted ends the job `canceled` too, and is not
+ * rethrown). Resolves to the tracker: check `pace.status` to tell a canceled
+ * run from a finished one.
  */
 export async function forEach<T>(
   items: Iterable<T> | AsyncIterable<T>,
@@ -41,8 +43,12 @@ export async function forEach<T>(
       if (pace.signal.aborted) break;
     }
   } catch (error) {
-    await pace.fail(error).catch(() => {});
-    throw error;
+    // `fn` stopping because of the cancel (an AbortError from a call it passed
+    // `pace.signal` to) is the cancel taking effect, not a failure.
+    if (!pace.signal.aborted) {
+      await pace.fail(error).catch(() => {});
+      throw error;
+    }
   }
   if (pace.signal.aborted) await pace.cancel();
   else await pace.finish();

@@ -235,3 +235,41 @@ test("a cancel of the parent reaches its running children with their next write"
   expect(value.status).toBe("canceled");
   expect(value.children).toMatchObject({ total: 2, completed: 1, canceled: 1 });
 });
+
+test("a cancel of the parent still reaches a child that writes only after the parent ended canceled", async () => {
+  const parent = await RedisProgress.start({ redis: client, scope: "c", total: 1, interval: 1 });
+  const idle = parent.child({ total: 10, name: "idle" });
+  await idle.ready;
+  await RedisProgress.requestCancel({ redis: client, scope: "c", id: parent.id });
+  // The parent's tracker sees the request and ends its job, as a worker does.
+  await parent.flush();
+  expect(parent.signal.aborted).toBe(true);
+  await parent.cancel();
+  expect((await stored(parent.id)).status).toBe("canceled");
+  // The child wrote nothing meanwhile; its next write (a heartbeat, an item) brings it.
+  idle.tick();
+  await idle.flush();
+  expect(idle.signal.aborted).toBe(true);
+  await idle.cancel();
+  expect((await stored(idle.id)).status).toBe("canceled");
+});
+
+test("forEach: what fn throws once the signal aborted (it passed the signal on) ends the job canceled, not failed", async () => {
+  let id = "";
+  const pace = await RedisProgress.forEach(
+    [1, 2, 3],
+    { redis: client, scope: "c", interval: 1 },
+    async (item, _index, p) => {
+      id = p.id;
+      if (item !== 2) return;
+      await RedisProgress.requestCancel({ redis: client, scope: "c", id });
+      // A long item that watches the signal, as fetch(url, { signal }) does.
+      await new Promise((_resolve, reject) => {
+        p.signal.addEventListener("abort", () => reject(p.signal.reason as Error), { once: true });
+        void p.flush();
+      });
+    },
+  );
+  expect(pace.status).toBe("canceled");
+  expect((await stored(id)).status).toBe("canceled");
+});

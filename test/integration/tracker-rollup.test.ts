@@ -368,3 +368,29 @@ test("a tracker's own finish() emits end once, after the final write is stored",
   expect(ends).toEqual(["completed"]);
   expect((await stored("roll:own", pace.id)).status).toBe("completed");
 });
+
+test("a child kept for less than its parent does not shorten the parent's retention or move its pruning earlier", async () => {
+  const parent = await RedisProgress.start({
+    redis: client,
+    scope: "keep",
+    total: 1,
+    retention: 3_600_000,
+  });
+  const before = Date.now();
+  // From another process: a child with its own, much shorter retention.
+  const child = await RedisProgress.start({
+    redis: client,
+    scope: "keep",
+    total: 10,
+    parent: parent.id,
+    retention: 1_000,
+    heartbeat: 500,
+  });
+  child.tick(5);
+  await child.flush();
+  expect((await stored("keep", parent.id)).retention).toBe(3_600_000);
+  const pruneAt = Number(await client.zscore("resque:pace:keep:#exp", parent.id));
+  expect(pruneAt).toBeGreaterThanOrEqual(before + 3_600_000);
+  await child.finish();
+  await parent.finish();
+});

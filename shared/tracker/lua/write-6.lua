@@ -407,14 +407,20 @@ if parent_id ~= '' and parent_id ~= id then
     settle(p, now)
     local peta = apply_children(p, now)
     finish_times(p, now, peta or -1)
-    if p.status == 'running' and type(p.cancel_requested_at) == 'string' then
-      parent_cancel = p.cancel_requested_at
-    end
-    p.retention = retention -- the parent's pruning moves with this write, as below
+    -- Also once the parent has ended: its tracker, seeing the cancel, often
+    -- ends it before an idle child writes again.
+    if type(p.cancel_requested_at) == 'string' then parent_cancel = p.cancel_requested_at end
     parent_status = p.status
     pvalue = encode_job(p, pmeta)
     redis.call('HSET', hash, parent_id, pvalue)
-    if refresh then redis.call('ZADD', expiry, now + retention + slack, parent_id) end
+    if refresh then
+      -- The parent keeps its own retention (a child may be kept for less),
+      -- counted from this write, which moved its updated_at.
+      local p_retention = tonumber(p.retention) or retention
+      local p_slack = math.min(60000, math.floor(p_retention / 10))
+      if p.status == 'running' then p_retention = p_retention + p_slack end
+      redis.call('ZADD', expiry, now + p_retention, parent_id)
+    end
   end
 end
 -- A cancel of the parent reaches its running children.
