@@ -394,3 +394,50 @@ test("a child kept for less than its parent does not shorten the parent's retent
   await child.finish();
   await parent.finish();
 });
+
+test("nested parents: a grandchild's write moves its parent and every ancestor in the same message, and completion climbs the tree", async () => {
+  const messages: Record<string, { status: string; percent: number } | null>[] = [];
+  const listener = redis.client();
+  listener.on("message", (_channel: string, body: string) => {
+    messages.push((JSON.parse(body) as { jobs: Record<string, never> }).jobs);
+  });
+  await listener.subscribe("resque:pace:tree");
+  const root = await RedisProgress.start({
+    redis: client,
+    scope: "tree",
+    total: 1,
+    name: "root",
+    completeWithChildren: true,
+  });
+  // A middle job from another process, itself completing with its children.
+  const middle = await RedisProgress.start({
+    redis: client,
+    scope: "tree",
+    total: 2,
+    name: "middle",
+    parent: root.id,
+    completeWithChildren: true,
+  });
+  const a = middle.child({ total: 10, name: "a" });
+  const b = middle.child({ total: 10, name: "b", weight: 3 });
+  await Promise.all([a.ready, b.ready]);
+  a.tick(5);
+  await a.flush();
+  // a: 50% of weight 1 out of 4 → middle 12.5%, and the root with it.
+  expect(await stored("tree", middle.id)).toMatchObject({ percent: 12, fraction: 0.125 });
+  expect(await stored("tree", root.id)).toMatchObject({ percent: 12, fraction: 0.125 });
+  const last = messages.at(-1) ?? {};
+  expect(Object.keys(last).sort()).toEqual([a.id, middle.id, root.id].sort());
+  await a.finish();
+  b.tick(10);
+  await b.finish();
+  // b ended middle (all its children done), and middle's end ended the root.
+  expect(await stored("tree", middle.id)).toMatchObject({ status: "completed", percent: 100 });
+  expect(await stored("tree", root.id)).toMatchObject({
+    status: "completed",
+    percent: 100,
+    children: { total: 1, completed: 1 },
+  });
+  await listener.quit();
+  await Promise.all([middle.finish(), root.finish()]);
+});

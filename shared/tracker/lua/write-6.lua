@@ -85,9 +85,14 @@
   complete with its children (field 11 of ARGV[5] on its own writes) ends
   when at least `total` children have rolled up and all of them have ended:
   `completed`, or `failed` ("1 of 3 children failed"), or `canceled`. A cancel requested on the
-  parent is copied onto its running children as they write. When the parent
-  does not exist, the child is stored with its link and rolls up on a later
-  write once the parent exists.
+  parent is copied onto its running children as they write (also once the
+  parent has ended). When the parent does not exist, the child is stored with
+  its link and rolls up on a later write once the parent exists. A parent that
+  is itself a child (nested jobs) has its children's fraction as its share:
+  when it moves (or the parent ends), the change goes on up the same way, and
+  every ancestor changed goes out in the same message.
+  The parent's writers hash (named like KEYS[3], in its hash slot) loses its
+  token on a first roll-up: its tracker must then read its value.
 
   Returns: 1 when the prebuilt value was stored, else
            { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
@@ -224,8 +229,15 @@ end
 -- one decimal digit at a time, so every step stays an exact integer (count <
 -- total < 10^14).
 local function ppb(j)
+  if j.status == 'completed' then return PPB end
+  local ch = j.children
+  if type(ch) == 'table' and (tonumber(ch.weight) or 0) > 0 then
+    -- A parent that is itself a child (nested): its share is its children's,
+    -- as its percent is. progress <= weight * 1e9 < 2^53.
+    return math.max(0, math.min(PPB, div_floor(math.max(0, ch.progress), ch.weight)))
+  end
   local t, c = tonumber(j.total) or 0, tonumber(j.count) or 0
-  if j.status == 'completed' or t <= 0 or c >= t then return PPB end
+  if t <= 0 or c >= t then return PPB end
   if c <= 0 then return 0 end
   local q, r = 0, c
   for _ = 1, 9 do
@@ -352,10 +364,69 @@ local eta_ms = apply_children(job, now)
 if eta_ms == nil then eta_ms = own_eta end
 eta_ms = finish_times(job, now, eta_ms)
 
--- Roll-up into the parent.
+-- Adds a child's change to its parent `p` (id `p_id`): its first roll-up
+-- registers it, later ones add weight * (its fraction now - the one it last
+-- added) and count it once when it ends. Then the parent's own fields follow
+-- (seq, updated_at, completion with its children, percent and ETA). Returns
+-- the parent's status before this change.
+local function add_to_parent(p, p_id, child, weight, was_child_ppb, was_child_status)
+  local now_ppb = ppb(child)
+  local c = p.children
+  if type(c) ~= 'table' then
+    c = { total = 0, completed = 0, failed = 0, canceled = 0, weight = 0, progress = 0 }
+    p.children = c
+    -- The parent's own writes must now read its value (its children change
+    -- it): its writers hash is named like KEYS[3] and shares its hash slot.
+    drop_token(hash .. ':#w:' .. p_id)
+  end
+  if was_child_ppb then
+    c.progress = c.progress + weight * (now_ppb - was_child_ppb)
+    if was_child_status == 'running' and child.status ~= 'running' then
+      c[child.status] = (c[child.status] or 0) + 1
+    end
+  else
+    -- The child's first roll-up registers it.
+    c.total = c.total + 1
+    c.weight = c.weight + weight
+    c.progress = c.progress + weight * now_ppb
+    if child.status ~= 'running' then c[child.status] = (c[child.status] or 0) + 1 end
+  end
+  child.parent_ppb = now_ppb
+  -- The parent's ETA: tqdm's EMA over its progress and time deltas.
+  if c.sample_at then
+    local dt, dp = now - c.sample_at, c.progress - c.sample_progress
+    if dt > 0 then
+      if dp < 0 then dp = 0 end
+      if c.ema_dp and c.ema_dt then
+        c.ema_dp = alpha * dp + (1 - alpha) * c.ema_dp
+        c.ema_dt = alpha * dt + (1 - alpha) * c.ema_dt
+      elseif dp > 0 then
+        c.ema_dp, c.ema_dt = dp, dt
+      end
+      c.sample_at, c.sample_progress = now, c.progress
+    end
+  else
+    c.sample_at, c.sample_progress = now, c.progress
+  end
+  p.seq = p.seq + 1
+  -- Children writing keep the parent alive for readers (not stalled).
+  p.updated_at = iso(now)
+  local was_status = p.status
+  settle(p, now)
+  local peta = apply_children(p, now)
+  finish_times(p, now, peta or -1)
+  return was_status
+end
+
+-- How many levels above a child its change may move (a guard, not a limit
+-- anyone should reach).
+local MAX_DEPTH = 32
+
+-- Roll-up into the parent, and on up while a parent's share in its own parent
+-- moves: every ancestor is in this scope's hash (KEYS[1]).
 local parent_id = was_parent
 if type(parent_id) ~= 'string' then parent_id = parent_arg end
-local pvalue = nil
+local ancestors = {}
 local parent_status = ''
 local parent_cancel = ''
 if parent_id ~= '' and parent_id ~= id then
@@ -363,63 +434,39 @@ if parent_id ~= '' and parent_id ~= id then
   job.parent, job.weight = parent_id, weight
   local p, pmeta = split_meta(redis.call('HGET', hash, parent_id))
   if p then
-    local now_ppb = ppb(job)
-    local c = p.children
-    if type(c) ~= 'table' then
-      c = { total = 0, completed = 0, failed = 0, canceled = 0, weight = 0, progress = 0 }
-      p.children = c
-      -- The parent's own writes must now read its value (its children change
-      -- it): its writers hash is named like KEYS[3] and shares its hash slot.
-      drop_token(hash .. ':#w:' .. parent_id)
-    end
-    if was_ppb then
-      c.progress = c.progress + weight * (now_ppb - was_ppb)
-      if was_status == 'running' and job.status ~= 'running' then
-        c[job.status] = (c[job.status] or 0) + 1
-      end
-    else
-      -- The child's first roll-up registers it.
-      c.total = c.total + 1
-      c.weight = c.weight + weight
-      c.progress = c.progress + weight * now_ppb
-      if job.status ~= 'running' then c[job.status] = (c[job.status] or 0) + 1 end
-    end
-    job.parent_ppb = now_ppb
-    -- The parent's ETA: tqdm's EMA over its progress and time deltas.
-    if c.sample_at then
-      local dt, dp = now - c.sample_at, c.progress - c.sample_progress
-      if dt > 0 then
-        if dp < 0 then dp = 0 end
-        if c.ema_dp and c.ema_dt then
-          c.ema_dp = alpha * dp + (1 - alpha) * c.ema_dp
-          c.ema_dt = alpha * dt + (1 - alpha) * c.ema_dt
-        elseif dp > 0 then
-          c.ema_dp, c.ema_dt = dp, dt
-        end
-        c.sample_at, c.sample_progress = now, c.progress
-      end
-    else
-      c.sample_at, c.sample_progress = now, c.progress
-    end
-    p.seq = p.seq + 1
-    -- Children writing keep the parent alive for readers (not stalled).
-    p.updated_at = iso(now)
-    settle(p, now)
-    local peta = apply_children(p, now)
-    finish_times(p, now, peta or -1)
+    local node_was = add_to_parent(p, parent_id, job, weight, was_ppb, was_status)
     -- Also once the parent has ended: its tracker, seeing the cancel, often
     -- ends it before an idle child writes again.
     if type(p.cancel_requested_at) == 'string' then parent_cancel = p.cancel_requested_at end
     parent_status = p.status
-    pvalue = encode_job(p, pmeta)
-    redis.call('HSET', hash, parent_id, pvalue)
-    if refresh then
-      -- The parent keeps its own retention (a child may be kept for less),
-      -- counted from this write, which moved its updated_at.
-      local p_retention = tonumber(p.retention) or retention
-      local p_slack = math.min(60000, math.floor(p_retention / 10))
-      if p.status == 'running' then p_retention = p_retention + p_slack end
-      redis.call('ZADD', expiry, now + p_retention, parent_id)
+    ancestors[1] = { parent_id, p, pmeta }
+    local node, seen = p, { [id] = true, [parent_id] = true }
+    for _ = 1, MAX_DEPTH do
+      local up_id = node.parent
+      if type(up_id) ~= 'string' or seen[up_id] then break end
+      local node_ppb = tonumber(node.parent_ppb)
+      -- Unchanged share and status: nothing above moves.
+      if node_ppb == ppb(node) and node_was == node.status then break end
+      local up, upmeta = split_meta(redis.call('HGET', hash, up_id))
+      if not up then break end
+      seen[up_id] = true
+      node_was = add_to_parent(up, up_id, node, tonumber(node.weight) or 1, node_ppb, node_was)
+      ancestors[#ancestors + 1] = { up_id, up, upmeta }
+      node = up
+    end
+    for _, a in ipairs(ancestors) do
+      local a_id, a_job = a[1], a[2]
+      a[4] = encode_job(a_job, a[3])
+      redis.call('HSET', hash, a_id, a[4])
+      if refresh then
+        -- An ancestor keeps its own retention (a child may be kept for less),
+        -- counted from this write, which moved its updated_at.
+        local a_retention = tonumber(a_job.retention) or retention
+        if a_job.status == 'running' then
+          a_retention = a_retention + math.min(60000, math.floor(a_retention / 10))
+        end
+        redis.call('ZADD', expiry, now + a_retention, a_id)
+      end
     end
   end
 end
@@ -441,7 +488,7 @@ local state = pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, 
 redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state)
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
-if pvalue then entries = entries .. ',' .. cjson.encode(parent_id) .. ':' .. pvalue end
+for _, a in ipairs(ancestors) do entries = entries .. ',' .. cjson.encode(a[1]) .. ':' .. a[4] end
 redis.call(publish_cmd, hash, '{"scope":' .. cjson.encode(scope) .. ',"jobs":{' .. entries .. '}}')
 
 local cancel = job.cancel_requested_at
