@@ -51,6 +51,8 @@ export interface JobValue {
   weight?: number;
   /** A child's fraction as last added to its parent, in parts per billion; absent until added. */
   parent_ppb?: number;
+  /** The parent's `children.gen` it was added to (a parent written again after removal starts anew). */
+  parent_gen?: number;
   /** A parent's aggregate of its children (see ChildrenSummary). */
   children?: ChildrenSummary;
   /** A parent's exact fraction: `children.progress / (children.weight * 1e9)`. */
@@ -63,7 +65,7 @@ export interface JobValue {
  * What a parent job keeps of its children, all integers: their number, how many
  * ended in each way, the sum of their weights, and `progress`, the sum of
  * weight * fraction in parts per billion. The `ema_*` and `sample_*` fields are
- * the state of the parent's ETA estimate.
+ * the state of the parent's ETA estimate, `gen` when the aggregate began.
  */
 export interface ChildrenSummary {
   total: number;
@@ -76,6 +78,8 @@ export interface ChildrenSummary {
   ema_dt?: number;
   sample_at?: number;
   sample_progress?: number;
+  /** When this aggregate began (ms since the epoch); children added to an older one register anew. */
+  gen?: number;
 }
 
 /** Jobs of one scope by id; `null` in a partial update means "removed". */

@@ -441,3 +441,40 @@ test("nested parents: a grandchild's write moves its parent and every ancestor i
   await listener.quit();
   await Promise.all([middle.finish(), root.finish()]);
 });
+
+test("a child removed while its tracker runs, and a parent removed while its children run: no child counts twice", async () => {
+  const parent = await RedisProgress.start({
+    redis: client,
+    scope: "gone",
+    total: 2,
+    completeWithChildren: true,
+  });
+  const a = parent.child({ total: 10, name: "a" });
+  const b = parent.child({ total: 10, name: "b" });
+  await Promise.all([a.ready, b.ready]);
+  a.tick(5);
+  await a.flush();
+  // The child's value is removed; its tracker writes it again.
+  await RedisProgress.remove({ redis: client, scope: "gone", id: a.id });
+  a.tick(1);
+  await a.flush();
+  expect((await stored("gone", parent.id)).children).toMatchObject({
+    total: 2,
+    weight: 2,
+    progress: 600_000_000,
+  });
+  // The parent's value is removed; its tracker writes it again (a new
+  // aggregate), and the children register with it as they write.
+  await RedisProgress.remove({ redis: client, scope: "gone", id: parent.id });
+  await parent.flush();
+  expect((await stored("gone", parent.id)).children).toBeUndefined();
+  a.tick(4);
+  await a.finish();
+  b.tick(10);
+  await b.finish();
+  expect(await stored("gone", parent.id)).toMatchObject({
+    status: "completed",
+    percent: 100,
+    children: { total: 2, completed: 2, weight: 2, progress: 2_000_000_000 },
+  });
+});

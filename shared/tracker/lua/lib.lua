@@ -95,7 +95,7 @@ end
 
 -- The fields of a parent's `children` object, in the order they are written.
 local CHILDREN_FIELDS = { 'total', 'completed', 'failed', 'canceled', 'weight', 'progress',
-  'ema_dp', 'ema_dt', 'sample_at', 'sample_progress' }
+  'ema_dp', 'ema_dt', 'sample_at', 'sample_progress', 'gen' }
 
 local function encode_children(c)
   local parts = {}

@@ -6,8 +6,11 @@
   KEYS[2]  scope expiry sorted set (member = job id, score = ms to prune at)
   KEYS[3]  the job's writers hash: tracker id -> count and errors last applied
            from it (their text, separated by a space), plus the job's state in
-           field "~s" (see state.lua). A child's first roll-up also writes its parent's
-           writers hash, named like this one (same hash tag, same slot).
+           field "~s" (see state.lua) and, for a child, what it last added to
+           its parent in field "~p" ("<gen> <ppb> <status>": kept should the
+           child's value be removed while its tracker runs). A child's first
+           roll-up also writes its parent's writers hash, named like this one
+           (same hash tag, same slot).
   ARGV[1]  the tracker's numbers, as text separated by single spaces: for a
            prebuilt write the length in bytes of the value it was built on
            (else 0), its own cumulative count (its contribution to the job),
@@ -92,7 +95,9 @@
   when it moves (or the parent ends), the change goes on up the same way, and
   every ancestor changed goes out in the same message.
   The parent's writers hash (named like KEYS[3], in its hash slot) loses its
-  token on a first roll-up: its tracker must then read its value.
+  token on a first roll-up: its tracker must then read its value. The
+  aggregate carries `gen` (when it began): a parent removed and written again
+  starts a new one, and a child added to an older one registers anew.
 
   Returns: 1 when the prebuilt value was stored, else
            { seq, cancel_requested_at or "", estimated_finished_at in ms or -1,
@@ -138,7 +143,7 @@ local scope, id, tid, publish_cmd, heartbeat_text, retention_text, token, starte
 -- 2 * slack (10% of retention, at most 2 min) later.
 local slack = math.min(60000, math.floor(retention / 10))
 
-local w = redis.call('HMGET', writers, tid, '~s')
+local w = redis.call('HMGET', writers, tid, '~s', '~p')
 local _, _, _, _, ema_dn, ema_dt, last_refresh = read_state(w[2])
 local prev_count, prev_err = 0, 0
 if w[1] then
@@ -315,10 +320,16 @@ if meta_arg == '=' then
 end
 if meta_arg ~= '' then meta_raw = meta_arg end
 -- Captured before `job = old` below mutates the same table.
-local was_status, was_ppb, was_weight, was_parent = nil, nil, nil, nil
+local was_status, was_ppb, was_weight, was_parent, was_gen = nil, nil, nil, nil, nil
 if old then
   was_status, was_ppb = old.status, tonumber(old.parent_ppb)
-  was_weight, was_parent = tonumber(old.weight), old.parent
+  was_weight, was_parent, was_gen = tonumber(old.weight), old.parent, old.parent_gen
+elseif w[3] then
+  -- The value was removed while its tracker still runs: what this child last
+  -- added to its parent is kept with its writers (field "~p"), so that the
+  -- value written again does not register a second time.
+  local gen, added, counted = string.match(w[3], '^([^ ]*) ([^ ]+) ([^ ]+)$')
+  was_gen, was_ppb, was_status = tonumber(gen), tonumber(added), counted
 end
 
 local job
@@ -366,20 +377,24 @@ eta_ms = finish_times(job, now, eta_ms)
 
 -- Adds a child's change to its parent `p` (id `p_id`): its first roll-up
 -- registers it, later ones add weight * (its fraction now - the one it last
--- added) and count it once when it ends. Then the parent's own fields follow
--- (seq, updated_at, completion with its children, percent and ETA). Returns
--- the parent's status before this change.
-local function add_to_parent(p, p_id, child, weight, was_child_ppb, was_child_status)
+-- added) and count it once when it ends. A child registered with another
+-- generation of the parent's aggregate (the parent was removed and written
+-- again since) registers anew. Then the parent's own fields follow (seq,
+-- updated_at, completion with its children, percent and ETA). Returns the
+-- parent's status before this change.
+local function add_to_parent(p, p_id, child, weight, was_child_ppb, was_child_status, was_child_gen)
   local now_ppb = ppb(child)
   local c = p.children
   if type(c) ~= 'table' then
-    c = { total = 0, completed = 0, failed = 0, canceled = 0, weight = 0, progress = 0 }
+    -- `gen`: when this aggregate began (ms), which its children keep.
+    c = { total = 0, completed = 0, failed = 0, canceled = 0, weight = 0, progress = 0, gen = now }
     p.children = c
     -- The parent's own writes must now read its value (its children change
     -- it): its writers hash is named like KEYS[3] and shares its hash slot.
     drop_token(hash .. ':#w:' .. p_id)
   end
-  if was_child_ppb then
+  -- An aggregate from before generations has none, nor have its children.
+  if was_child_ppb and (tonumber(was_child_gen) or 0) == (tonumber(c.gen) or 0) then
     c.progress = c.progress + weight * (now_ppb - was_child_ppb)
     if was_child_status == 'running' and child.status ~= 'running' then
       c[child.status] = (c[child.status] or 0) + 1
@@ -391,7 +406,7 @@ local function add_to_parent(p, p_id, child, weight, was_child_ppb, was_child_st
     c.progress = c.progress + weight * now_ppb
     if child.status ~= 'running' then c[child.status] = (c[child.status] or 0) + 1 end
   end
-  child.parent_ppb = now_ppb
+  child.parent_ppb, child.parent_gen = now_ppb, c.gen
   -- The parent's ETA: tqdm's EMA over its progress and time deltas.
   if c.sample_at then
     local dt, dp = now - c.sample_at, c.progress - c.sample_progress
@@ -434,7 +449,7 @@ if parent_id ~= '' and parent_id ~= id then
   job.parent, job.weight = parent_id, weight
   local p, pmeta = split_meta(redis.call('HGET', hash, parent_id))
   if p then
-    local node_was = add_to_parent(p, parent_id, job, weight, was_ppb, was_status)
+    local node_was = add_to_parent(p, parent_id, job, weight, was_ppb, was_status, was_gen)
     -- Also once the parent has ended: its tracker, seeing the cancel, often
     -- ends it before an idle child writes again.
     if type(p.cancel_requested_at) == 'string' then parent_cancel = p.cancel_requested_at end
@@ -450,7 +465,8 @@ if parent_id ~= '' and parent_id ~= id then
       local up, upmeta = split_meta(redis.call('HGET', hash, up_id))
       if not up then break end
       seen[up_id] = true
-      node_was = add_to_parent(up, up_id, node, tonumber(node.weight) or 1, node_ppb, node_was)
+      node_was = add_to_parent(up, up_id, node, tonumber(node.weight) or 1, node_ppb, node_was,
+        tonumber(node.parent_gen))
       ancestors[#ancestors + 1] = { up_id, up, upmeta }
       node = up
     end
@@ -485,7 +501,12 @@ local plain = job.status == 'running' and job.parent == nil and job.children == 
 if not plain then token = '' end
 local state = pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, ema_dt,
   last_refresh, #value, token)
-redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state)
+if job.parent_ppb then
+  redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state, '~p',
+    string.format('%.0f %.0f %s', tonumber(job.parent_gen) or 0, job.parent_ppb, job.status))
+else
+  redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state)
+end
 if refresh then housekeep(job.status == 'running') end
 local entries = cjson.encode(id) .. ':' .. value
 for _, a in ipairs(ancestors) do entries = entries .. ',' .. cjson.encode(a[1]) .. ':' .. a[4] end
