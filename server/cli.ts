@@ -3,6 +3,8 @@
  * The `redis-progress` command.
  *
  *   redis-progress serve                       run the gateway, configured by the environment
+ *   redis-progress demo                        the demo (`npm start`): serve with PACE_DEMO=1 and
+ *                                              always an embedded Redis
  *   redis-progress token <scope>... [options]  print a token for the gateway (needs PACE_SECRET)
  *
  * Logs are pino JSON lines on stdout; they never contain tokens or the secret.
@@ -21,6 +23,9 @@ const USAGE = `Usage:
       Runs the gateway. Environment: PORT (3000), HOST, REDIS_URL (unset: an
       embedded redis-server), REDIS_CLUSTER_NODES, PACE_SECRET (required unless
       PACE_DEMO=1), PACE_PREFIX, PACE_ALLOWED_ORIGINS, PACE_DEMO=1, LOG_LEVEL.
+  redis-progress demo
+      Runs the demo (what npm start runs): serve with PACE_DEMO=1 and always an
+      embedded redis-server; REDIS_URL and REDIS_CLUSTER_NODES are ignored.
   redis-progress token <scope>... [--ttl <seconds>] [--cancel <scope>]... [--sub <id>]
       Prints a token granting the scopes (exact, or prefix:*), signed with PACE_SECRET.
       --ttl defaults to 3600 seconds.
@@ -74,14 +79,37 @@ async function token(args: string[]): Promise<void> {
   }
 }
 
-async function serve(): Promise<void> {
+/** Variables that would send the demo's simulated jobs to a real Redis. */
+const DEMO_IGNORED = ["REDIS_URL", "REDIS_CLUSTER_NODES"] as const;
+
+/**
+ * Runs the gateway. `demo` is the `demo` command (`npm start`): PACE_DEMO=1,
+ * and REDIS_URL / REDIS_CLUSTER_NODES dropped, because a shell that exported
+ * them for real work would otherwise get the demo's jobs written into that
+ * Redis, under the default prefix and the scopes user:1 to user:3. Done here
+ * rather than in the npm script so that it works in every shell.
+ */
+async function serve(demo = false): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const ignored = demo ? DEMO_IGNORED.filter((name) => (env[name] ?? "") !== "") : [];
+  if (demo) {
+    env.PACE_DEMO = "1";
+    for (const name of DEMO_IGNORED) delete env[name];
+  }
   let config: GatewayConfig;
   try {
-    config = configFromEnv();
+    config = configFromEnv(env);
   } catch (error) {
     fail((error as Error).message);
   }
   const logger: Logger = pino({ name: "redis-progress", level: config.logLevel, redact: REDACT });
+  if (ignored.length > 0) {
+    logger.warn(
+      { ignored },
+      `the demo always runs on an embedded redis-server: ${ignored.join(" and ")} ignored ` +
+        "(use `redis-progress serve` with PACE_DEMO=1 to run it on your own Redis)",
+    );
+  }
   let embedded: EmbeddedRedis | undefined;
   let gateway: Gateway | undefined;
 
@@ -129,7 +157,9 @@ async function serve(): Promise<void> {
       embedded = await startEmbeddedRedis();
       logger.info(
         { embeddedRedis: { url: embedded.url, pid: embedded.pid } },
-        `REDIS_URL is not set: started an embedded redis-server at ${embedded.url} (data is not persisted; set REDIS_URL to use your own Redis)`,
+        demo
+          ? `demo: started an embedded redis-server at ${embedded.url} (data is not persisted)`
+          : `REDIS_URL is not set: started an embedded redis-server at ${embedded.url} (data is not persisted; set REDIS_URL to use your own Redis)`,
       );
       redis = embedded.url;
     }
@@ -165,6 +195,7 @@ async function serve(): Promise<void> {
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === "serve") return serve();
+  if (command === "demo") return serve(true);
   if (command === "token") return token(rest);
   if (command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(USAGE);

@@ -2,6 +2,7 @@
  * The gateway's configuration from the environment (DESIGN.md, "Configuration
  * of the gateway"). Parsing only: nothing starts here.
  */
+import pino from "pino";
 import { InvalidArgumentError } from "../shared/errors/invalid-argument-error";
 import { DEFAULT_PREFIX, validatePrefix } from "../shared/keys";
 import { parseClusterNodes as parseNodeList, type ClusterNode } from "../shared/tracker/connection";
@@ -29,6 +30,23 @@ function list(value: string | undefined): string[] {
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item !== "");
+}
+
+/**
+ * LOG_LEVEL, checked here so that a typo (`verbose`) is refused like every
+ * other variable (named, exit 2) instead of by pino's constructor ("default
+ * level:verbose must be included in custom levels", exit 1). pino's own list
+ * plus `silent`, which pino accepts but does not list.
+ */
+function parseLogLevel(value: string | undefined): string {
+  if (value === undefined || value === "") return "info";
+  const levels = [...Object.keys(pino.levels.values), "silent"];
+  if (!levels.includes(value)) {
+    throw new InvalidArgumentError(
+      `Expected LOG_LEVEL to be one of ${levels.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function parsePort(name: string, value: string): number {
@@ -90,6 +108,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     prefix,
     allowedOrigins,
     demo,
-    logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === "" ? "info" : env.LOG_LEVEL,
+    logLevel: parseLogLevel(env.LOG_LEVEL),
   };
 }

@@ -4,7 +4,7 @@
  *
  * `GET /demo/token` → `{ token, scopes, expires_at, demo_scopes, interval,
  * socket_path }`: a short-lived token granting every demo scope's first part
- * (`user:*` by default), and what the dashboard needs to show the demo: the
+ * (`user:*` by default; a one-part scope exactly), and what the dashboard needs to show the demo: the
  * scopes the workers write to, their write interval, and where Socket.IO is.
  * It is mounted only in demo mode, and refuses (403) a client that is not on
  * loopback, a Host header that is not a loopback name (DNS rebinding), or a
@@ -195,9 +195,21 @@ function isLoopbackRequest(req: Request): boolean {
   return LOOPBACK_ADDRESS.test(address) && LOOPBACK_HOST.test(host);
 }
 
-/** The grants of a demo token: `<first part>:*` for each demo scope. */
+/**
+ * The grants of a demo token: `<first part>:*` for each demo scope of several
+ * parts, and the scope itself for a one-part scope, since `reports:*` grants
+ * what is below `reports` but not `reports` (shared/grants.ts): the dashboard
+ * would be refused the demo's own scope.
+ */
 function demoGrants(scopes: readonly string[]): string[] {
-  return [...new Set(scopes.map((scope) => `${formatScope(scope).split(":")[0] as string}:*`))];
+  return [
+    ...new Set(
+      scopes.map((scope) => {
+        const parts = formatScope(scope).split(":");
+        return parts.length === 1 ? (parts[0] as string) : `${parts[0] as string}:*`;
+      }),
+    ),
+  ];
 }
 
 /**
@@ -216,7 +228,7 @@ export function relativeSocketPath(path: string, base: string): string {
 
 export interface DemoTokenRouteOptions {
   sign: (scopes: string[], ttl: number) => Promise<string>;
-  /** The demo scopes (formatted); the token grants their first parts. */
+  /** The demo scopes (formatted); the token grants their first parts (see demoGrants). */
   scopes: readonly string[];
   ttl: number;
   origins: OriginPolicy;

@@ -12,7 +12,12 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server; the returned stop() ends it (and redis-memory-server's watchdog). */
+/**
+ * Starts redis-server; the returned stop() ends it (and redis-memory-server's watchdog).
+ *
+ * @throws InvalidArgumentError when REDISMS_SYSTEM_BINARY is set but not an
+ *   executable file (see findRedisServer).
+ */
 export async function startEmbeddedRedis(): Promise<EmbeddedRedis> {
   const binary = findRedisServer();
   if (binary === undefined) {

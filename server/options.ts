@@ -4,8 +4,11 @@ import type { BaseLogger } from "pino";
 import type { RedisOption } from "../shared/tracker/connection";
 
 /**
- * Per-socket limits. A subscribe beyond the first three is answered with
- * `rate_limited`; a socket past `maxBufferedBytes` is disconnected.
+ * Per-socket limits. Subscribes are metered by a token bucket: a socket may
+ * send `subscribeBurst` (20) at once, then `subscribeRate` (5) per second, and
+ * one beyond that is answered with `rate_limited`, as is one that would watch
+ * more than `maxScopesPerSocket` scopes. A socket past `maxBufferedBytes` is
+ * disconnected.
  */
 export interface LimitOptions {
   /**

@@ -10,10 +10,12 @@
  * acknowledge a relayed signal within 30 ms, which a busy machine can miss.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { io } from "socket.io-client";
 import { verifyToken } from "../../server";
 import { TEST_SECRET, connected, freePort, subscribe, waitFor } from "../helpers/gateway";
+import { TestRedis } from "../helpers/redis-server";
 
 const ROOT = join(__dirname, "..", "..");
 const CLI = join(ROOT, "server", "cli.ts");
@@ -47,12 +49,20 @@ afterAll(() => {
   if (redisPid !== undefined && alive(redisPid)) process.kill(redisPid, "SIGKILL");
 });
 
-test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", async () => {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const proc = spawn(process.execPath, [...RUN, "serve"], {
+interface Cli {
+  proc: ChildProcess;
+  /** The JSON log lines so far. */
+  lines: Record<string, unknown>[];
+  /** stdout and stderr so far. */
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns the CLI with `args`, collecting its log lines; `child` tracks it for afterAll. */
+function spawnCli(args: string[], env: NodeJS.ProcessEnv): Cli {
+  const proc = spawn(process.execPath, [...RUN, ...args], {
     cwd: ROOT,
-    env: cleanEnv({ PACE_DEMO: "1", PORT: String(port), LOG_LEVEL: "info" }),
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   child = proc;
@@ -78,11 +88,22 @@ test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", a
   const exited = new Promise<number | null>((resolve) =>
     proc.once("exit", (code) => resolve(code)),
   );
+  return { proc, lines, output: () => output, exited };
+}
 
+test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const {
+    proc,
+    lines,
+    output: out,
+    exited,
+  } = spawnCli(["serve"], cleanEnv({ PACE_DEMO: "1", PORT: String(port), LOG_LEVEL: "info" }));
   await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, {
     timeout: 30_000,
     interval: 100,
-    what: `/healthz on ${base} (output so far: ${output.slice(0, 2000)})`,
+    what: `/healthz on ${base} (output so far: ${out().slice(0, 2000)})`,
   });
   const started = lines.find((l) => typeof l.embeddedRedis === "object") as
     { embeddedRedis: { url: string; pid: number }; msg: string } | undefined;
@@ -129,9 +150,82 @@ test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", a
     timeout: 5000,
     what: "the embedded redis-server to be gone",
   });
-  expect(output).not.toContain(token);
+  expect(out()).not.toContain(token);
   expect(lines.some((l) => l.msg === "stopped")).toBe(true);
 }, 90_000);
+
+test("demo (npm start) runs on an embedded Redis even with REDIS_URL and REDIS_CLUSTER_NODES set", async () => {
+  // What `npm start` runs, checked here without npm (and its client build).
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  expect(pkg.scripts.start).toMatch(/&& node --import tsx server\/cli\.ts demo$/);
+
+  // A Redis the shell exported for real work: the demo must not write to it.
+  const outside = await TestRedis.start();
+  try {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { proc, lines, exited } = spawnCli(
+      ["demo"],
+      cleanEnv({
+        PORT: String(port),
+        LOG_LEVEL: "info",
+        REDIS_URL: outside.url,
+        REDIS_CLUSTER_NODES: `127.0.0.1:${outside.port}`,
+      }),
+    );
+    await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, {
+      timeout: 30_000,
+      interval: 100,
+      what: `/healthz on ${base}`,
+    });
+    const started = lines.find((l) => typeof l.embeddedRedis === "object") as
+      { embeddedRedis: { url: string; pid: number } } | undefined;
+    redisPid = started?.embeddedRedis.pid;
+    expect(typeof redisPid).toBe("number");
+    expect(started?.embeddedRedis.url).not.toBe(outside.url);
+    expect(lines.find((l) => Array.isArray(l.ignored))?.ignored).toEqual([
+      "REDIS_URL",
+      "REDIS_CLUSTER_NODES",
+    ]);
+
+    // Demo jobs are written (to the embedded Redis)...
+    const { token } = (await (await fetch(`${base}/demo/token`)).json()) as { token: string };
+    await waitFor(
+      async () => {
+        const res = await fetch(`${base}/api/jobs?scope=user:1`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const body = (await res.json()) as { jobs: Record<string, unknown> };
+        return Object.keys(body.jobs).length > 0;
+      },
+      { timeout: 15_000, interval: 100, what: "demo jobs in user:1" },
+    );
+    // ...and none of them reached the exported one.
+    expect(await outside.client().dbsize()).toBe(0);
+
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    await waitFor(() => !alive(redisPid as number), {
+      timeout: 5000,
+      what: "the embedded redis-server to be gone",
+    });
+  } finally {
+    await outside.stop();
+  }
+}, 90_000);
+
+test("serve refuses an unknown LOG_LEVEL naming it, with exit 2 like every config error", () => {
+  const result = spawnSync(process.execPath, [...RUN, "serve"], {
+    cwd: ROOT,
+    env: cleanEnv({ PACE_SECRET: TEST_SECRET, PORT: "0", LOG_LEVEL: "verbose" }),
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  expect(result.stderr).toMatch(/LOG_LEVEL.*"verbose"/);
+  expect(result.status).toBe(2);
+});
 
 test("serve refuses to start without PACE_SECRET outside demo mode", () => {
   const result = spawnSync(process.execPath, [...RUN, "serve"], {

@@ -1,5 +1,6 @@
 /** The gateway's environment (DESIGN.md, "Configuration of the gateway"), parsed by configFromEnv. */
 import { configFromEnv } from "../../server";
+import { InvalidArgumentError } from "../../shared/errors";
 import { parseClusterNodes } from "../../server/config";
 
 const SECRET = "s".repeat(32);
@@ -72,4 +73,22 @@ test("bad values name the variable to fix", () => {
   expect(() => parseClusterNodes("10.0.0.1")).toThrow(/REDIS_CLUSTER_NODES/);
   expect(() => parseClusterNodes(" , ")).toThrow(/REDIS_CLUSTER_NODES/);
   expect(() => parseClusterNodes("a:99999")).toThrow(/REDIS_CLUSTER_NODES/);
+});
+
+test("LOG_LEVEL is one of pino's levels or silent, else refused naming LOG_LEVEL", () => {
+  for (const level of ["trace", "debug", "info", "warn", "error", "fatal", "silent"]) {
+    expect(configFromEnv({ PACE_SECRET: SECRET, LOG_LEVEL: level }).logLevel).toBe(level);
+  }
+  // Without the check, pino's constructor threw its own message and the CLI exited 1.
+  for (const level of ["verbose", "INFO", " info"]) {
+    let error: unknown;
+    try {
+      configFromEnv({ PACE_SECRET: SECRET, LOG_LEVEL: level });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).code).toBe("invalid_argument");
+    expect((error as Error).message).toMatch(/^Expected LOG_LEVEL to be one of .*silent/);
+  }
 });

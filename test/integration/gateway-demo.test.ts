@@ -23,9 +23,10 @@ afterAll(async () => {
 function get(
   path: string,
   headers: Record<string, string> = {},
+  base = tg.url,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${tg.url}${path}`, { headers }, (res) => {
+    const req = request(`${base}${path}`, { headers }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
@@ -82,6 +83,30 @@ test("simulated jobs run in every demo scope, live", async () => {
   const job = [...seen.values()][0] as JobValue;
   expect(job.name).toEqual(expect.any(String));
   expect(job.meta).toEqual({ demo: true });
+});
+
+test("a one-part demo scope is granted exactly, since `reports:*` does not grant `reports`", async () => {
+  const other = await TestGateway.start({
+    redis: tg.redis,
+    gateway: { demo: { scopes: ["reports", "d:3"], interval: 20, tokenTtl: 60 } },
+  });
+  try {
+    const { token, scopes } = JSON.parse((await get("/demo/token", {}, other.url)).body) as {
+      token: string;
+      scopes: string[];
+    };
+    expect(scopes).toEqual(["reports", "d:*"]);
+    // The dashboard's view of the demo's own one-part scope: granted, and live.
+    const socket = await other.connect(token);
+    let seen = false;
+    socket.on("progress", (message) => {
+      if (message.scope === "reports" && Object.keys(message.jobs).length > 0) seen = true;
+    });
+    expect((await subscribe(socket, "reports")).ok).toBe(true);
+    await waitFor(() => seen, { what: "progress in reports" });
+  } finally {
+    await other.stop();
+  }
 });
 
 test("socket_path is Socket.IO's path relative to the directory the router is mounted at", () => {
