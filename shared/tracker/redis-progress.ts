@@ -392,14 +392,8 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
    * end call and later flush() calls resolve, and "end" is emitted.
    */
   #retryEnd(): Promise<void> {
-    const status = this.#status;
-    const conn = acquireConnection(this.#redisOption, this.#writeTimeout);
-    this.#conn = conn;
-    const retry = this.#persist("flush()").then(() => {
-      this.emit("end", { status });
-    });
-    this.#ended = retry.finally(() => conn.release());
-    return this.#ended;
+    this.#conn = acquireConnection(this.#redisOption, this.#writeTimeout);
+    return this.#storeEnd("flush()");
   }
 
   /** Marks the job completed (100%, `finished_at`); resolves when stored. Idempotent. */
@@ -814,10 +808,21 @@ export class RedisProgress extends Emitter<RedisProgressEvents> {
     if (this.#ended !== null) return this.#ended;
     this.#halt(status);
     const what = status === "completed" ? "finish()" : status === "failed" ? "fail()" : "cancel()";
-    const ended = this.#persist(what).then(() => {
-      this.emit("end", { status });
-    });
-    this.#ended = ended.finally(() => this.#conn.release());
+    return this.#storeEnd(what);
+  }
+
+  /**
+   * Writes the final state (the status is set): "end" once stored, and the
+   * connection let go either way. `#ended` holds the outcome.
+   */
+  #storeEnd(what: string): Promise<void> {
+    const status = this.#status;
+    const conn = this.#conn;
+    this.#ended = this.#persist(what)
+      .then(() => {
+        this.emit("end", { status });
+      })
+      .finally(() => conn.release());
     return this.#ended;
   }
 

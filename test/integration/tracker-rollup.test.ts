@@ -478,3 +478,24 @@ test("a child removed while its tracker runs, and a parent removed while its chi
     children: { total: 2, completed: 2, weight: 2, progress: 2_000_000_000 },
   });
 });
+
+test("a middle job removed while its tracker runs does not count twice in the job above it", async () => {
+  const root = await RedisProgress.start({ redis: client, scope: "gone2", total: 1 });
+  const middle = root.child({ total: 1, name: "middle" });
+  await middle.ready;
+  const a = middle.child({ total: 10, name: "a" });
+  await a.ready;
+  a.tick(5);
+  await a.flush();
+  expect((await stored("gone2", root.id)).children).toMatchObject({ progress: 500_000_000 });
+  await RedisProgress.remove({ redis: client, scope: "gone2", id: middle.id });
+  await middle.flush();
+  a.tick(1);
+  await a.flush();
+  expect((await stored("gone2", root.id)).children).toMatchObject({
+    total: 1,
+    weight: 1,
+    progress: 600_000_000,
+  });
+  expect((await stored("gone2", root.id)).percent).toBe(60);
+});

@@ -141,7 +141,15 @@ local scope, id, tid, publish_cmd, heartbeat_text, retention_text, token, starte
 -- not on every write. Scores and TTLs carry the slack so nothing expires before
 -- `retention` after its last write; a scope nobody writes to vanishes at most
 -- 2 * slack (10% of retention, at most 2 min) later.
-local slack = math.min(60000, math.floor(retention / 10))
+local function slack_of(r) return math.min(60000, math.floor(r / 10)) end
+local slack = slack_of(retention)
+-- How long after its last write a job of retention `r` is kept: a finished
+-- job's pruning time is exact; a running one's carries the slack because its
+-- next refresh may be up to that much after its last write.
+local function kept_for(r, running)
+  if running then return r + slack_of(r) end
+  return r
+end
 
 local w = redis.call('HMGET', writers, tid, '~s', '~p')
 local _, _, _, _, ema_dn, ema_dt, last_refresh = read_state(w[2])
@@ -202,11 +210,7 @@ end
 -- Schedules the job's pruning and sets the keys' TTLs (see the header). After
 -- the writers hash is written: a PEXPIRE before its first HSET would do nothing.
 local function housekeep(running)
-  -- A finished job's pruning time is exact; a running one's carries the slack
-  -- because its next refresh may be up to `slack` after its last write.
-  local keep = retention
-  if running then keep = retention + slack end
-  redis.call('ZADD', expiry, now + keep, id)
+  redis.call('ZADD', expiry, now + kept_for(retention, running), id)
   extend_ttl(hash, retention + 2 * slack)
   extend_ttl(expiry, retention + 2 * slack)
   -- Every tracker of the job writes this hash: one with a shorter retention
@@ -433,6 +437,11 @@ local function add_to_parent(p, p_id, child, weight, was_child_ppb, was_child_st
   return was_status
 end
 
+-- A child's "~p" field (see KEYS[3]): what it last added to its parent.
+local function added_text(j)
+  return string.format('%.0f %.0f %s', tonumber(j.parent_gen) or 0, j.parent_ppb, j.status)
+end
+
 -- How many levels above a child its change may move (a guard, not a limit
 -- anyone should reach).
 local MAX_DEPTH = 32
@@ -470,18 +479,22 @@ if parent_id ~= '' and parent_id ~= id then
       ancestors[#ancestors + 1] = { up_id, up, upmeta }
       node = up
     end
-    for _, a in ipairs(ancestors) do
+    for i, a in ipairs(ancestors) do
       local a_id, a_job = a[1], a[2]
+      local a_retention = tonumber(a_job.retention) or retention
       a[4] = encode_job(a_job, a[3])
       redis.call('HSET', hash, a_id, a[4])
+      if i < #ancestors then
+        -- Its share in the next one up moved: its writers keep it too (see
+        -- "~p"), in its hash slot like the parent's writers hash above.
+        local a_writers = hash .. ':#w:' .. a_id
+        redis.call('HSET', a_writers, '~p', added_text(a_job))
+        extend_ttl(a_writers, a_retention + 2 * slack_of(a_retention))
+      end
+      -- An ancestor keeps its own retention (a child may be kept for less),
+      -- counted from this write, which moved its updated_at.
       if refresh then
-        -- An ancestor keeps its own retention (a child may be kept for less),
-        -- counted from this write, which moved its updated_at.
-        local a_retention = tonumber(a_job.retention) or retention
-        if a_job.status == 'running' then
-          a_retention = a_retention + math.min(60000, math.floor(a_retention / 10))
-        end
-        redis.call('ZADD', expiry, now + a_retention, a_id)
+        redis.call('ZADD', expiry, now + kept_for(a_retention, a_job.status == 'running'), a_id)
       end
     end
   end
@@ -503,7 +516,7 @@ local state = pack_state(job.seq, job.count, job.error_count or 0, now, ema_dn, 
   last_refresh, #value, token)
 if job.parent_ppb then
   redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state, '~p',
-    string.format('%.0f %.0f %s', tonumber(job.parent_gen) or 0, job.parent_ppb, job.status))
+    added_text(job))
 else
   redis.call('HSET', writers, tid, own_text .. ' ' .. own_err_text, '~s', state)
 end
