@@ -9,13 +9,15 @@
  *     one connection;
  *  3. the default client, `setDefaultClient(client)` — elements waiting for it
  *     mount as soon as it is set.
- * Other attributes: `interval` (ms, see MountOptions), `lang` (the locale).
+ * Other attributes: `interval` (ms, see MountOptions), `lang` (the locale of
+ * numbers and times, used only together with the `labels` property: the
+ * default words are English, and "about 5 Minuten left" helps nobody).
  * The class is created lazily so that importing this module in Node is safe.
  */
 import { isValidScope } from "../../shared/scope";
 import { ProgressClient } from "../progress-client";
 import { getDefaultClient, onDefaultClient } from "./default-client";
-import { DEFAULT_LABELS, fill } from "./labels";
+import { fill, resolveLabels, type Labels } from "./labels";
 import { mountProgress } from "./mount";
 import { adoptStyles } from "./styles";
 
@@ -44,13 +46,26 @@ function acquire(url: string, token: string): [ProgressClient, () => void] {
 
 /** The element's interface, for TypeScript users (`document.querySelector<ProgressJobsElement>(...)`). */
 export interface ProgressJobsElement extends HTMLElement {
+  /** The client to watch through; takes precedence over the `token` attribute and the default client. */
   client: ProgressClient | undefined;
+  /**
+   * Words to show instead of the English defaults (mountProgress's `labels`).
+   * The `lang` attribute formats numbers and times only when they are set.
+   */
+  labels: Partial<Labels> | undefined;
 }
+
+/**
+ * Properties set on an instance before the element was defined: own data
+ * properties that shadow the class's accessors, so their setters never ran.
+ */
+const UPGRADED = ["client", "labels"] as const;
 
 function createElementClass(): CustomElementConstructor {
   return class RedisProgressJobs extends HTMLElement implements ProgressJobsElement {
     static observedAttributes = ["scope", "url", "token", "interval", "lang"];
     #client: ProgressClient | undefined;
+    #labels: Partial<Labels> | undefined;
     #teardown: (() => void) | undefined;
     #queued = false;
 
@@ -63,14 +78,23 @@ function createElementClass(): CustomElementConstructor {
       this.#request();
     }
 
+    get labels(): Partial<Labels> | undefined {
+      return this.#labels;
+    }
+
+    set labels(labels: Partial<Labels> | undefined) {
+      this.#labels = labels;
+      this.#request();
+    }
+
     connectedCallback(): void {
-      // A `client` set before the element was defined is an own data property of
-      // the instance, shadowing this class's accessor, so the setter never saw it.
-      // Move it through the setter (the custom-element "upgrade property" pattern).
-      if (Object.hasOwn(this, "client")) {
-        const client = (this as { client?: ProgressClient }).client;
-        Reflect.deleteProperty(this, "client");
-        this.client = client;
+      // Move properties set before the definition through their setters (the
+      // custom-element "upgrade property" pattern).
+      for (const name of UPGRADED) {
+        if (!Object.hasOwn(this, name)) continue;
+        const value: unknown = Reflect.get(this, name);
+        Reflect.deleteProperty(this, name);
+        Reflect.set(this, name, value);
       }
       this.#request();
     }
@@ -118,9 +142,10 @@ function createElementClass(): CustomElementConstructor {
 
     #mount(): void {
       this.#unmount();
+      const labels = resolveLabels(this.#labels);
       const scope = this.getAttribute("scope") ?? "";
       if (!isValidScope(scope)) {
-        this.#message(fill(DEFAULT_LABELS.invalidScope, { scope }));
+        this.#message(fill(labels.invalidScope, { scope }));
         return;
       }
       let client = this.#client;
@@ -131,7 +156,7 @@ function createElementClass(): CustomElementConstructor {
       }
       client ??= getDefaultClient();
       if (client === undefined) {
-        this.#message(DEFAULT_LABELS.noClient);
+        this.#message(labels.noClient);
         this.#teardown = onDefaultClient(() => this.#request());
         return;
       }
@@ -143,7 +168,10 @@ function createElementClass(): CustomElementConstructor {
         client,
         scope,
         interval: interval > 0 ? interval : undefined,
-        locale: this.lang || undefined,
+        // The English defaults keep English numbers and times: Intl's words in
+        // `lang` inside English sentences would read "about 5 Minuten left".
+        locale: this.#labels !== undefined ? this.lang || undefined : undefined,
+        labels: this.#labels,
       });
       this.#teardown = () => {
         offDefault();

@@ -17,9 +17,8 @@
  * stops and the status becomes "Canceled".
  */
 import type { JobValue } from "../../shared/job";
-import type { ProgressClientError } from "../progress-client-error";
 import { ago, formatCount, timeLeft } from "./format";
-import { fill, type Labels } from "./labels";
+import { cancelReason, fill, type Labels } from "./labels";
 import { barFractionAt, motionHorizon, trueFraction } from "./motion";
 
 /** What every row of one list shares. */
@@ -41,9 +40,6 @@ function isSummary(value: JobValue["children"]): value is NonNullable<JobValue["
     (n) => typeof n === "number" && Number.isFinite(n),
   );
 }
-
-/** Codes whose words (`labels.errors`) complete "Could not cancel: …". */
-const CANCEL_REASONS = new Set(["not_found", "conflict", "invalid_argument"]);
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -277,25 +273,24 @@ export class JobRow {
     this.#canceling = "sending";
     this.#showCancelError("");
     this.refreshActions();
-    send(this.#job.id).then(
-      () => {
-        this.#canceling = "sent";
-        // Shows "cancel requested…" now; the job's value confirms it shortly.
-        this.#showState();
-        this.refreshActions();
-      },
-      (error: unknown) => {
-        this.#canceling = "idle";
-        const e = error as Partial<ProgressClientError>;
-        const { labels } = this.#ctx;
-        const reason =
-          typeof e.code === "string" && CANCEL_REASONS.has(e.code)
-            ? labels.errors[e.code]
-            : (e.message ?? String(error));
-        this.#showCancelError(fill(labels.cancelFailed, { reason }));
-        this.refreshActions();
-      },
-    );
+    // Through a promise: client.cancel throws at once for an id it refuses to
+    // send (ids come from Redis), which would leave the button "Cancelling…".
+    Promise.resolve(this.#job.id)
+      .then(send)
+      .then(
+        () => {
+          this.#canceling = "sent";
+          // Shows "cancel requested…" now; the job's value confirms it shortly.
+          this.#showState();
+          this.refreshActions();
+        },
+        (error: unknown) => {
+          this.#canceling = "idle";
+          const { labels } = this.#ctx;
+          this.#showCancelError(fill(labels.cancelFailed, { reason: cancelReason(error, labels) }));
+          this.refreshActions();
+        },
+      );
   }
 
   #showCancelError(text: string): void {

@@ -21,6 +21,14 @@ export interface Labels {
   canceling: string;
   /** Shown when a cancel request was refused; `{reason}` is the error's words. */
   cancelFailed: string;
+  /** A cancel's `{reason}` when the token may not cancel (code `forbidden`). */
+  cancelForbidden: string;
+  /** A cancel's `{reason}` when the gateway asked to slow down (code `rate_limited`). */
+  cancelRateLimited: string;
+  /** A cancel's `{reason}` when the gateway was not reached or did not answer (code `unavailable`). */
+  cancelUnavailable: string;
+  /** A cancel's `{reason}` for any other failure. */
+  cancelError: string;
   /** A parent's children, on the button that shows or hides them. */
   childrenDone: string;
   /** Added to `childrenDone` when some children failed. */
@@ -54,6 +62,10 @@ export const DEFAULT_LABELS: Labels = {
   cancelJob: "Cancel {name}",
   canceling: "Cancelling…",
   cancelFailed: "Could not cancel: {reason}",
+  cancelForbidden: "your token does not allow cancelling this job.",
+  cancelRateLimited: "too many requests; try again shortly.",
+  cancelUnavailable: "the progress service did not answer; try again.",
+  cancelError: "the request failed.",
   childrenDone: "{done} of {total} done",
   childrenFailed: "{failed} failed",
   untitled: "Job {id}",
@@ -91,6 +103,30 @@ export function resolveLabels(labels: Partial<Labels> | undefined): Labels {
     ...labels,
     errors: { ...DEFAULT_LABELS.errors, ...labels.errors },
   };
+}
+
+/**
+ * The words completing "Could not cancel: …" for a rejected cancel. Always a
+ * label, never the error's own message: that one is English, written for
+ * developers, and names the job id and scope.
+ */
+export function cancelReason(error: unknown, labels: Labels): string {
+  const code =
+    typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  switch (code) {
+    case "not_found":
+    case "conflict":
+    case "invalid_argument":
+      return labels.errors[code];
+    case "forbidden":
+      return labels.cancelForbidden;
+    case "rate_limited":
+      return labels.cancelRateLimited;
+    case "unavailable":
+      return labels.cancelUnavailable;
+    default:
+      return labels.cancelError;
+  }
 }
 
 /** Replaces `{name}` placeholders. */

@@ -57,17 +57,55 @@ function isFinal(error: ProgressClientError | undefined): boolean {
   return error?.code === "forbidden" || error?.code === "invalid_scope";
 }
 
-/** Moves rows into `container` in `order`, touching only those out of place. */
-function place(container: Element, order: JobRow[]): void {
-  let ref = container.firstElementChild;
-  for (const row of order) {
-    if (row.element === ref) ref = ref.nextElementSibling;
-    else container.insertBefore(row.element, ref);
+/**
+ * Positions (into `indices`) of a longest strictly increasing subsequence of
+ * the non-negative values of `indices`, in O(n log n).
+ */
+function longestIncreasing(indices: readonly number[]): Set<number> {
+  // tails[k]: the position ending the best run of length k + 1 found so far.
+  const tails: number[] = [];
+  const previous = new Array<number>(indices.length).fill(-1);
+  indices.forEach((value, position) => {
+    if (value < 0) return;
+    let low = 0;
+    let high = tails.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if ((indices[tails[middle] as number] as number) < value) low = middle + 1;
+      else high = middle;
+    }
+    if (low > 0) previous[position] = tails[low - 1] as number;
+    tails[low] = position;
+  });
+  const kept = new Set<number>();
+  for (let position = tails.at(-1) ?? -1; position >= 0; position = previous[position] as number) {
+    kept.add(position);
   }
-  while (ref !== null) {
-    const next = ref.nextElementSibling;
-    ref.remove();
-    ref = next;
+  return kept;
+}
+
+/**
+ * Puts the rows of `order` into `container` in that order and removes any
+ * other child, moving as few rows as possible: the longest run already in
+ * order stays where it is. A moved element loses focus (Chromium blurs it):
+ * when one job finishes and moves down, only its row may move, or a keyboard
+ * user's focus on another row's button would be lost.
+ */
+function place(container: Element, order: readonly JobRow[]): void {
+  const wanted = new Set<Element>(order.map((row) => row.element));
+  const current = new Map<Element, number>();
+  for (const child of Array.from(container.children)) {
+    if (wanted.has(child)) current.set(child, current.size);
+    else child.remove();
+  }
+  const kept = longestIncreasing(order.map((row) => current.get(row.element) ?? -1));
+  // From the end: each row that moves goes right before its successor, which
+  // is already where it belongs relative to every row after it.
+  let next: Element | null = null;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const element = (order[i] as JobRow).element;
+    if (!kept.has(i)) container.insertBefore(element, next);
+    next = element;
   }
 }
 

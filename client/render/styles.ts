@@ -8,6 +8,10 @@
  *   --rp-font, --rp-text, --rp-muted, --rp-gap, --rp-radius, --rp-row-bg,
  *   --rp-row-border, --rp-row-padding, --rp-track, --rp-fill, --rp-bar-height,
  *   --rp-completed, --rp-failed, --rp-stalled, --rp-canceled, --rp-badge-bg
+ *
+ * Status rules use child combinators (`.rp-job[data-status] > .rp-bar > .rp-fill`):
+ * child rows sit inside their parent's li, and a descendant selector would
+ * paint a completed child in its failed parent's colour.
  */
 export const CSS = `
 .rp-jobs{font:var(--rp-font,inherit);color:var(--rp-text,inherit)}
@@ -34,14 +38,14 @@ export const CSS = `
 .rp-percent{font-weight:600;color:var(--rp-text,inherit)}
 .rp-time{margin-inline-start:auto}
 .rp-error{margin:.5rem 0 0;font-size:.875em;color:var(--rp-failed,#dc2626);overflow-wrap:anywhere}
-.rp-job[data-status=completed] .rp-fill{background:var(--rp-completed,#16a34a)}
-.rp-job[data-status=completed] .rp-state{color:var(--rp-completed,#16a34a)}
-.rp-job[data-status=failed] .rp-fill,.rp-job[data-status=failed] .rp-state{background:var(--rp-failed,#dc2626)}
-.rp-job[data-status=failed] .rp-state{color:#fff}
-.rp-job[data-status=stalled] .rp-fill{background:var(--rp-stalled,#d97706)}
-.rp-job[data-status=stalled] .rp-state{color:var(--rp-stalled,#d97706)}
-.rp-job[data-status=canceled] .rp-fill{background:var(--rp-canceled,#6b7280)}
-.rp-job[data-status=canceled] .rp-state{color:var(--rp-canceled,#6b7280)}
+.rp-job[data-status=completed]>.rp-bar>.rp-fill{background:var(--rp-completed,#16a34a)}
+.rp-job[data-status=completed]>.rp-head>.rp-state{color:var(--rp-completed,#16a34a)}
+.rp-job[data-status=failed]>.rp-bar>.rp-fill,.rp-job[data-status=failed]>.rp-head>.rp-state{background:var(--rp-failed,#dc2626)}
+.rp-job[data-status=failed]>.rp-head>.rp-state{color:#fff}
+.rp-job[data-status=stalled]>.rp-bar>.rp-fill{background:var(--rp-stalled,#d97706)}
+.rp-job[data-status=stalled]>.rp-head>.rp-state{color:var(--rp-stalled,#d97706)}
+.rp-job[data-status=canceled]>.rp-bar>.rp-fill{background:var(--rp-canceled,#6b7280)}
+.rp-job[data-status=canceled]>.rp-head>.rp-state{color:var(--rp-canceled,#6b7280)}
 .rp-banner{margin:0 0 var(--rp-gap,.75rem);padding:.5rem .75rem;border-radius:var(--rp-radius,.5rem);font-size:.875em;color:var(--rp-muted,#6b7280);background:var(--rp-badge-bg,rgba(127,127,127,.12))}
 .rp-banner[data-kind=reconnecting],.rp-banner[data-kind=connecting]{color:var(--rp-stalled,#b45309)}
 .rp-banner[data-kind=error]{color:var(--rp-failed,#dc2626);font-weight:600}

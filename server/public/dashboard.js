@@ -120,14 +120,19 @@
     return client;
   }
 
+  const STAT_KEYS = ["running", "stalled", "completed", "failed", "canceled"];
+
+  /**
+   * The sidebar's counts, by the status each row shows (its data-status): a
+   * stalled job is stored as "running" but shown, and counted, as stalled.
+   */
   function countStatuses(map) {
-    const counts = { running: 0, completed: 0, failed: 0 };
+    const counts = Object.fromEntries(STAT_KEYS.map((key) => [key, 0]));
     for (const job of Object.values(map)) {
-      if (job.status in counts) counts[job.status] += 1;
+      const shown = job.stalled === true ? "stalled" : job.status;
+      if (Object.hasOwn(counts, shown)) counts[shown] += 1;
     }
-    $("stat-running").textContent = String(counts.running);
-    $("stat-completed").textContent = String(counts.completed);
-    $("stat-failed").textContent = String(counts.failed);
+    for (const key of STAT_KEYS) $(`stat-${key}`).textContent = String(counts[key]);
   }
 
   function watch(scope) {

@@ -232,6 +232,64 @@ test("every status renders: running with time left, completed, failed, stalled, 
   await page.close();
 });
 
+test("the sidebar counts jobs by the status their rows show: stalled and canceled apart", async () => {
+  const now = Date.now();
+  const iso = (offset: number) => new Date(now + offset).toISOString();
+  const value = (status: string, updatedAgo: number, ended: boolean) => ({
+    percent: 50,
+    count: 5,
+    total: 10,
+    status,
+    started_at: iso(-600_000),
+    updated_at: iso(-updatedAgo),
+    estimated_finished_at: null,
+    finished_at: ended ? iso(-updatedAgo) : null,
+    heartbeat: 30_000,
+    seq: 3,
+  });
+  const jobs = {
+    run1: value("running", 0, false),
+    run2: value("running", 0, false),
+    // Three heartbeats without a write: shown as stalled.
+    dead: value("running", 275_000, false),
+    done: value("completed", 60_000, true),
+    fail: value("failed", 60_000, true),
+    stop1: value("canceled", 60_000, true),
+    stop2: value("canceled", 90_000, true),
+  };
+  for (const [id, job] of Object.entries(jobs)) {
+    await client.hset("resque:pace:user:counts", id, JSON.stringify({ id, ...job }));
+  }
+  const page = await open("user:counts");
+  await row(page, "stop2").waitFor();
+  const shown = await page
+    .locator(".rp-list > .rp-job")
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-status")));
+  const counted = Object.fromEntries(
+    ["running", "stalled", "completed", "failed", "canceled"].map((status) => [
+      status,
+      String(shown.filter((s) => s === status).length),
+    ]),
+  );
+  expect(counted).toEqual({
+    running: "2",
+    stalled: "1",
+    completed: "1",
+    failed: "1",
+    canceled: "2",
+  });
+  // Every count is written at once, from the same snapshot.
+  await waitFor(async () => (await page.locator("#stat-failed").textContent()) === "1", {
+    what: "the counts",
+  });
+  const stats: Record<string, string> = {};
+  for (const status of Object.keys(counted)) {
+    stats[status] = (await page.locator(`#stat-${status}`).textContent()) ?? "";
+  }
+  expect(stats).toEqual(counted);
+  await page.close();
+});
+
 test("a failed job shows its error", async () => {
   const page = await open("user:fail");
   const pace = await tracker("user:fail", 10, "Export invoices");

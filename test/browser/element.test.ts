@@ -152,23 +152,116 @@ test("a `client` property set before the element is defined is used once it is",
     ([url, t]) => {
       const RP = (window as unknown as { RedisProgressClient: typeof import("../../client/index") })
         .RedisProgressClient;
-      const element = document.getElementById("early") as HTMLElement & { client?: unknown };
+      const element = document.getElementById("early") as HTMLElement & {
+        client?: unknown;
+        labels?: unknown;
+      };
       element.client = RP.createProgressClient({ url, token: t });
+      element.labels = { empty: "Noch keine Jobs in {scope}." };
       RP.defineProgressElement("rp-early-jobs");
     },
     [gateway.url, token] as const,
   );
-  await page.locator("#early .rp-empty", { hasText: "No jobs in user:early yet." }).waitFor();
+  await page.locator("#early .rp-empty", { hasText: "Noch keine Jobs in user:early." }).waitFor();
   const pace = await RedisProgress.start({ redis: client, scope: "user:early", total: 4 });
   pace.tick(1);
   await pace.flush();
   await page.locator(`#early .rp-job[data-job-id="${pace.id}"] [aria-valuenow="25"]`).waitFor();
   expect(subscribes).toEqual(["(connect)", "user:early"]);
-  // The property now goes through the element's accessor.
+  // The properties now go through the element's accessors.
   expect(
-    await page.evaluate(() => Object.hasOwn(document.getElementById("early") as object, "client")),
+    await page.evaluate(() =>
+      ["client", "labels"].some((name) =>
+        Object.hasOwn(document.getElementById("early") as object, name),
+      ),
+    ),
   ).toBe(false);
   await pace.finish();
+  await page.close();
+});
+
+test("lang formats numbers and times only with labels: never English sentences with German words", async () => {
+  const scope = "user:lang";
+  // Times near the early end of their words' ranges ("about 3 minutes left" from
+  // 210 s down to 150 s, "3 minutes ago" from 150 s up to 210 s): the texts hold
+  // for about a minute after `now`, however slow the page is to open.
+  const now = Date.now();
+  const iso = (offset: number) => new Date(now + offset).toISOString();
+  const jobs = {
+    run: {
+      percent: 42,
+      count: 1260,
+      total: 3000,
+      status: "running",
+      name: "Reindex search",
+      started_at: iso(-400_000),
+      updated_at: iso(0),
+      estimated_finished_at: iso(205_000),
+      finished_at: null,
+      heartbeat: 30_000,
+      seq: 40,
+    },
+    done: {
+      percent: 100,
+      count: 820,
+      total: 820,
+      status: "completed",
+      name: "Export invoices",
+      started_at: iso(-600_000),
+      updated_at: iso(-155_000),
+      estimated_finished_at: iso(-155_000),
+      finished_at: iso(-155_000),
+      heartbeat: 30_000,
+      seq: 30,
+    },
+  };
+  for (const [id, value] of Object.entries(jobs)) {
+    await client.hset(`resque:pace:${scope}`, id, JSON.stringify({ id, ...value }));
+  }
+  const { page } = await bare(
+    `<redis-progress-jobs id="de" lang="de" scope="${scope}" url="${gateway.url}" token="${token}"></redis-progress-jobs>`,
+  );
+  const run = page.locator('#de .rp-job[data-job-id="run"]');
+  const done = page.locator('#de .rp-job[data-job-id="done"]');
+  /** The words of both rows: state, count and time of each. */
+  const words = async () => {
+    const texts: string[] = [];
+    for (const row of [run, done]) {
+      for (const part of [".rp-state", ".rp-count", ".rp-time"]) {
+        texts.push((await row.locator(part).textContent()) ?? "");
+      }
+    }
+    return texts;
+  };
+  await run.waitFor();
+  // No labels: English throughout, although the element says lang="de".
+  expect(await words()).toEqual([
+    "Running",
+    "1,260 / 3,000",
+    "about 3 minutes left",
+    "Completed",
+    "820 / 820",
+    "finished 3 minutes ago",
+  ]);
+
+  await page.evaluate(() => {
+    const element = document.getElementById("de") as HTMLElement & { labels?: unknown };
+    element.labels = {
+      running: "Läuft",
+      completed: "Fertig",
+      timeLeft: "noch etwa {time}",
+      finished: "fertig {ago}",
+    };
+  });
+  await run.locator(".rp-state", { hasText: "Läuft" }).waitFor();
+  expect(await words()).toEqual([
+    "Läuft",
+    "1.260 / 3.000",
+    "noch etwa 3 Minuten",
+    "Fertig",
+    "820 / 820",
+    "fertig vor 3 Minuten",
+  ]);
   await page.close();
 });
 

@@ -1,7 +1,8 @@
 /** The renderer's pure logic: bar motion, words for times, row order. */
 import type { JobMap, JobValue } from "../../shared/job";
 import { ago, formatCount, roughDuration, timeLeft } from "../../client/render/format";
-import { DEFAULT_LABELS, fill, resolveLabels } from "../../client/render/labels";
+import { ProgressClientError } from "../../client/progress-client-error";
+import { cancelReason, DEFAULT_LABELS, fill, resolveLabels } from "../../client/render/labels";
 import {
   barFraction,
   MAX_RUNNING_FRACTION,
@@ -90,6 +91,24 @@ describe("words", () => {
     expect(labels.completed).toBe("Completed");
     expect(fill(labels.errors.forbidden, { scope: "user:1" })).toBe("Nein: user:1");
     expect(labels.errors.unavailable).toBe(DEFAULT_LABELS.errors.unavailable);
+  });
+
+  test("a refused cancel's reason is always a label, never the error's own (English) message", () => {
+    const labels = resolveLabels({
+      cancelUnavailable: "Dienst nicht erreichbar.",
+      errors: { conflict: "schon beendet." } as never,
+    });
+    const refused = (code: ProgressClientError["code"]) =>
+      cancelReason(new ProgressClientError(code, `Cannot cancel j in user:1: ${code}`), labels);
+    expect(refused("unavailable")).toBe("Dienst nicht erreichbar.");
+    expect(refused("conflict")).toBe("schon beendet.");
+    expect(refused("not_found")).toBe(DEFAULT_LABELS.errors.not_found);
+    expect(refused("invalid_argument")).toBe(DEFAULT_LABELS.errors.invalid_argument);
+    expect(refused("forbidden")).toBe(DEFAULT_LABELS.cancelForbidden);
+    expect(refused("rate_limited")).toBe(DEFAULT_LABELS.cancelRateLimited);
+    expect(refused("unauthorized")).toBe(DEFAULT_LABELS.cancelError);
+    expect(cancelReason(new Error("socket hang up"), labels)).toBe(DEFAULT_LABELS.cancelError);
+    expect(cancelReason("boom", labels)).toBe(DEFAULT_LABELS.cancelError);
   });
 });
 
