@@ -25,8 +25,10 @@ import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
 import { keySlot } from "./cluster-slot";
 import { readRepliesDirectly } from "./direct-replies";
+import { PartialSubscribeError } from "./errors/partial-subscribe-error";
 import { UnavailableError } from "./errors/unavailable-error";
 import type { HealthCheckTarget } from "./health-check";
+import { ReadyWaiter } from "./ready-waiter";
 import type { PubSub, SubscriberEvents } from "./subscriber";
 
 /** A pub/sub connection to one node and the channels subscribed through it. */
@@ -36,6 +38,8 @@ interface Link {
   readonly channels: Set<string>;
   /** Channels not ours with a SUNSUBSCRIBE sent for them and not yet answered. */
   readonly leaving: Set<string>;
+  /** Whether it ever connected: a link that never did held no subscription to lose. */
+  wasReady: boolean;
 }
 
 /** Options a link forces over the Cluster's node options, and why. */
@@ -71,6 +75,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
   /** By node key. */
   readonly #links = new Map<string, Link>();
   readonly #detach: (() => void)[] = [];
+  readonly #ready: ReadyWaiter;
   #closed = false;
 
   /**
@@ -82,6 +87,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     super();
     this.#cluster = cluster;
     this.#timeout = timeout;
+    this.#ready = new ReadyWaiter(cluster, () => this.ready, timeout, "Redis Cluster");
     const onRefresh = () => this.#verify();
     cluster.on("refresh", onRefresh);
     this.#detach.push(() => cluster.off("refresh", onRefresh));
@@ -100,11 +106,16 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     }));
   }
 
-  /** Subscribes to `channels`: one SSUBSCRIBE per slot, on the slot's master. */
+  /**
+   * Subscribes to `channels`: one SSUBSCRIBE per slot, on the slot's master.
+   * Shards fail alone: when some slots' SSUBSCRIBE failed (no owner, a node
+   * down), the others are subscribed and a PartialSubscribeError names the
+   * channels that are not (with a single slot, the failure itself is thrown).
+   */
   async subscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
     if (this.#closed) throw new UnavailableError("The gateway is closing");
-    await this.#whenReady();
+    await this.#ready.wait();
     const bySlot = new Map<number, string[]>();
     for (const channel of channels) {
       const slot = keySlot(channel);
@@ -112,18 +123,37 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       if (group === undefined) bySlot.set(slot, [channel]);
       else group.push(channel);
     }
-    // Every slot's owner first: a slot without one fails the call before anything is sent.
-    const targets = [...bySlot].map(([slot, group]) => ({ link: this.#linkFor(slot), group }));
-    const sends = targets.map(({ link, group }) => {
+    const sends = [...bySlot].map(async ([slot, group]) => {
+      const link = this.#linkFor(slot);
       for (const channel of group) {
         // A channel moves with its slot: forget it on any other link.
         for (const other of this.#links.values())
           if (other !== link) other.channels.delete(channel);
         link.channels.add(channel);
       }
-      return link.redis.ssubscribe(...group);
+      await withTimeout(
+        link.redis.ssubscribe(...group),
+        this.#timeout,
+        "SSUBSCRIBE",
+        "redisTimeout",
+      );
     });
-    await withTimeout(Promise.all(sends), this.#timeout, "SSUBSCRIBE", "redisTimeout");
+    const results = await Promise.allSettled(sends);
+    const groups = [...bySlot.values()];
+    const failed: string[] = [];
+    let first: unknown;
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") return;
+      first ??= result.reason;
+      failed.push(...(groups[i] ?? []));
+    });
+    if (failed.length === 0) return;
+    if (failed.length === channels.length) throw first;
+    throw new PartialSubscribeError(
+      `SSUBSCRIBE failed for ${failed.length} of ${channels.length} channels: ${(first as Error).message}`,
+      failed,
+      { cause: first },
+    );
   }
 
   /** Unsubscribes where each channel is subscribed; a no-op for a link that is gone. */
@@ -152,10 +182,13 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#ready.close();
     for (const detach of this.#detach) detach();
     const links = [...this.#links.values()];
     this.#links.clear();
-    await Promise.all(links.map((link) => link.redis.quit().catch(() => link.redis.disconnect())));
+    // Subscriptions end with the connection: no QUIT, which a frozen or
+    // unreachable node would never answer.
+    for (const link of links) link.redis.disconnect();
   }
 
   /** The link to the master of `slot`, opened if needed. */
@@ -174,8 +207,11 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       connectTimeout: this.#timeout,
     });
     readRepliesDirectly(redis);
-    const link: Link = { key, redis, channels: new Set(), leaving: new Set() };
+    const link: Link = { key, redis, channels: new Set(), leaving: new Set(), wasReady: false };
     this.#links.set(key, link);
+    redis.once("ready", () => {
+      link.wasReady = true;
+    });
     redis.on("smessage", (channel: string, message: string) => {
       if (link.channels.has(channel)) {
         this.emit("message", channel, message);
@@ -212,7 +248,11 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     if (this.#closed) return;
     // The node may be gone for good (failover): learn who owns its slots now.
     this.#cluster.refreshSlotsCache();
-    if (channels.length > 0) this.emit("dropped", channels);
+    // A link that never connected subscribed nothing: its SSUBSCRIBE failed,
+    // and the subscribe's own retry (after a delay) handles its channels.
+    // Reporting them dropped too made a resubscribe to a dead master, until its
+    // failover, loop as fast as connections were refused.
+    if (link.wasReady && channels.length > 0) this.emit("dropped", channels);
   }
 
   /** After a slot-map refresh: channels whose slot has another master now are dropped. */
@@ -230,22 +270,5 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
       moved.push(...stale);
     }
     if (moved.length > 0) this.emit("dropped", moved);
-  }
-
-  #whenReady(): Promise<void> {
-    if (this.ready) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#cluster.off("ready", onReady);
-        reject(
-          new UnavailableError(`Redis Cluster did not become ready within ${this.#timeout} ms`),
-        );
-      }, this.#timeout);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.#cluster.once("ready", onReady);
-    });
   }
 }

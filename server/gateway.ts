@@ -35,6 +35,7 @@ import { SlowConsumers } from "./slow-consumers";
 import { GatewayMetrics } from "./metrics";
 import { DEFAULTS, type GatewayOptions } from "./options";
 import { OriginPolicy, guardPolling, guardUpgrades } from "./origin";
+import { recordListeners } from "./server-listeners";
 import { readJobs } from "./reader";
 import { SocketHandlers, roomOf, type SocketData } from "./sockets";
 import { ClusterSubscriber } from "./cluster-subscriber";
@@ -99,6 +100,8 @@ export class Gateway {
   readonly #redis: RedisClient;
   readonly #ownsRedis: boolean;
   readonly #ownsServer: boolean;
+  /** Takes the gateway's listeners off a server that is yours (see server-listeners.ts). */
+  readonly #restoreListeners: (() => void) | undefined;
   readonly #cluster: boolean;
   readonly #subscriber: PubSub;
   readonly #subscriptions: Subscriptions;
@@ -289,6 +292,7 @@ export class Gateway {
     this.#ownsServer = options.server === undefined;
     this.server = options.server ?? createServer(this.app);
     const upgradeListenersBefore = new Set(this.server.listeners("upgrade"));
+    this.#restoreListeners = this.#ownsServer ? undefined : recordListeners(this.server);
     this.io = new IoServer(this.server, {
       path,
       serveClient: false,
@@ -422,11 +426,20 @@ export class Gateway {
     } else {
       this.io.local.disconnectSockets(true);
       this.io.engine.close();
+      // Your server serves no Socket.IO request any more, nor holds this gateway.
+      this.#restoreListeners?.();
     }
     this.#fanout.close();
     await this.#subscriptions.close();
     await this.#subscriber.close();
-    if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
+    if (this.#ownsRedis) {
+      // Errors while it closes are expected (Redis may be why we close).
+      this.#redis.on("error", () => {});
+      // A frozen or unreachable server never answers QUIT: give it redisTimeout.
+      await withTimeout(this.#redis.quit(), this.#redisTimeout, "QUIT", "redisTimeout").catch(() =>
+        this.#redis.disconnect(),
+      );
+    }
     this.metrics.close();
   }
 

@@ -12,6 +12,7 @@ import { readRepliesDirectly } from "./direct-replies";
 import { Emitter } from "../shared/emitter";
 import { withTimeout } from "../shared/tracker/timing";
 import { UnavailableError } from "./errors/unavailable-error";
+import { ReadyWaiter } from "./ready-waiter";
 
 export interface SubscriberEvents {
   /** A message on a subscribed channel. */
@@ -73,6 +74,7 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   readonly #timeout: number;
   #lost = false;
   #closed = false;
+  readonly #ready: ReadyWaiter;
   /** Rejecters of the (un)subscribes waiting for Redis's answer. */
   readonly #waiting = new Set<(error: Error) => void>();
 
@@ -84,6 +86,7 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
     super();
     this.#client = client;
     this.#timeout = timeout;
+    this.#ready = new ReadyWaiter(client, () => this.ready, timeout, "Redis");
     client.on("message", (channel: string, message: string) =>
       this.emit("message", channel, message),
     );
@@ -136,7 +139,10 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#client.quit().catch(() => this.#client.disconnect());
+    this.#ready.close();
+    // Subscriptions end with the connection: no QUIT, which a frozen or
+    // unreachable server would never answer.
+    this.#client.disconnect();
   }
 
   /** `command`, or its failure once the connection closes under it. */
@@ -157,18 +163,6 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   }
 
   #whenReady(): Promise<void> {
-    if (this.ready) return Promise.resolve();
-    if (this.#closed) return Promise.reject(new UnavailableError("The gateway is closing"));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#client.off("ready", onReady);
-        reject(new UnavailableError(`Redis did not become ready within ${this.#timeout} ms`));
-      }, this.#timeout);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.#client.once("ready", onReady);
-    });
+    return this.#ready.wait();
   }
 }

@@ -18,6 +18,7 @@ import { visibleJobs } from "../shared/job";
 import { scopeKeys } from "../shared/keys";
 import { JobStore } from "../shared/store";
 import { withTimeout } from "../shared/tracker/timing";
+import { PartialSubscribeError } from "./errors/partial-subscribe-error";
 import { UnavailableError } from "./errors/unavailable-error";
 import { ExpiryTimer, isExpired } from "./expiry";
 import { emptyMap, parseMessage, type ReadResult } from "./reader";
@@ -300,7 +301,9 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
 
   /**
    * After a reconnect (every channel) or a lost shard (its channels): buffer,
-   * SUBSCRIBE them in one call, then re-read each. Failures are retried.
+   * SUBSCRIBE them in one call, then re-read each. Failures are retried; in
+   * cluster mode only the channels whose shard failed (PartialSubscribeError):
+   * a shard that is down must not hold the scopes of the others.
    */
   #resubscribeLost(channels: readonly string[] = []): void {
     clearTimeout(this.#resubscribe);
@@ -322,8 +325,11 @@ export class Subscriptions extends Emitter<SubscriptionsEvents> {
       },
       (error: unknown) => {
         this.emit("error", error instanceof Error ? error : new Error(String(error)));
+        const failed = error instanceof PartialSubscribeError ? new Set(error.failed) : null;
         for (const entry of entries) {
-          if (this.#entries.get(entry.channel) === entry) this.#lost.add(entry.channel);
+          if (this.#entries.get(entry.channel) !== entry) continue;
+          if (failed === null || failed.has(entry.channel)) this.#lost.add(entry.channel);
+          else this.#resync(entry);
         }
         if (this.#closed) return;
         this.#resubscribe = setTimeout(() => this.#resubscribeLost(), this.#retryDelay);

@@ -1,2 +1,3 @@
 export { UnauthorizedError } from "./unauthorized-error";
 export { UnavailableError } from "./unavailable-error";
+export { PartialSubscribeError } from "./partial-subscribe-error";
