@@ -11,8 +11,10 @@
  * resubscribes and re-reads them (clients get a `snapshot`).
  *
  * A shard's channels are dropped when:
- * - its connection closes (node killed or restarted, network): links never
- *   reconnect by themselves, a new one goes to whoever owns the slot then;
+ * - its connection closes (node killed or restarted, network) once it had
+ *   connected: links never reconnect by themselves, a new one goes to whoever
+ *   owns the slot then (a link that never connected subscribed nothing: its
+ *   SSUBSCRIBE fails instead, and the subscribe's caller retries);
  * - the node unsubscribes them itself (Redis sends `sunsubscribe` when a slot
  *   moves or a master is demoted by a failover): ioredis reports that push as
  *   a "Command queue state error", and any error on a link closes it;
@@ -116,6 +118,8 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     if (channels.length === 0) return;
     if (this.#closed) throw new UnavailableError("The gateway is closing");
     await this.#ready.wait();
+    // Closed meanwhile: a link opened now would outlive the gateway.
+    if (this.#closed) throw new UnavailableError("The gateway is closing");
     const bySlot = new Map<number, string[]>();
     for (const channel of channels) {
       const slot = keySlot(channel);
@@ -150,7 +154,7 @@ export class ClusterSubscriber extends Emitter<SubscriberEvents> implements PubS
     if (failed.length === 0) return;
     if (failed.length === channels.length) throw first;
     throw new PartialSubscribeError(
-      `SSUBSCRIBE failed for ${failed.length} of ${channels.length} channels: ${(first as Error).message}`,
+      `SSUBSCRIBE failed for ${failed.length} of ${channels.length} channels: ${first instanceof Error ? first.message : String(first)}`,
       failed,
       { cause: first },
     );

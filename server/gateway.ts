@@ -292,7 +292,7 @@ export class Gateway {
     this.#ownsServer = options.server === undefined;
     this.server = options.server ?? createServer(this.app);
     const upgradeListenersBefore = new Set(this.server.listeners("upgrade"));
-    this.#restoreListeners = this.#ownsServer ? undefined : recordListeners(this.server);
+    const attached = this.#ownsServer ? undefined : recordListeners(this.server);
     this.io = new IoServer(this.server, {
       path,
       serveClient: false,
@@ -326,6 +326,7 @@ export class Gateway {
       .filter((l) => !upgradeListenersBefore.has(l)) as ((...args: unknown[]) => void)[];
     guardUpgrades(this.server, added, path, this.#origins);
     guardPolling(this.io.engine, this.#origins);
+    this.#restoreListeners = attached?.();
     const handlers = new SocketHandlers({
       verify,
       clockTolerance: this.#clockTolerance,

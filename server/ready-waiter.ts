@@ -35,8 +35,8 @@ export class ReadyWaiter {
 
   /** Resolves once ready; rejects with an UnavailableError after `timeout` or on close(). */
   wait(): Promise<void> {
-    if (this.#isReady()) return Promise.resolve();
     if (this.#closed) return Promise.reject(new UnavailableError("The gateway is closing"));
+    if (this.#isReady()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
         clearTimeout(timer);

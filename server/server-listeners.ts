@@ -11,20 +11,31 @@ import type { Server as HttpServer } from "node:http";
 const EVENTS = ["request", "upgrade", "close", "listening"] as const;
 
 type Listener = (...args: unknown[]) => void;
+type Snapshot = Map<(typeof EVENTS)[number], Listener[]>;
 
-/** Records the server's listeners now; the function returned puts them back as they were. */
-export function recordListeners(server: HttpServer): () => void {
-  const before = new Map(EVENTS.map((event) => [event, server.listeners(event) as Listener[]]));
+function snapshot(server: HttpServer): Snapshot {
+  return new Map(EVENTS.map((event) => [event, server.listeners(event) as Listener[]]));
+}
+
+/**
+ * Records the server's listeners before the gateway attaches; call the result
+ * once attached: it returns the function that takes off what the gateway added
+ * and puts back, in front as they were, what it took off. Listeners the caller
+ * adds later are left alone.
+ */
+export function recordListeners(server: HttpServer): () => () => void {
+  const before = snapshot(server);
   return () => {
-    for (const [event, listeners] of before) {
-      const now = server.listeners(event) as Listener[];
-      for (const listener of now) {
-        if (!listeners.includes(listener)) server.removeListener(event, listener);
+    const attached = snapshot(server);
+    return () => {
+      for (const [event, was] of before) {
+        const added = attached.get(event) ?? [];
+        for (const listener of added) {
+          if (!was.includes(listener)) server.removeListener(event, listener);
+        }
+        const removed = was.filter((listener) => !added.includes(listener));
+        for (const listener of removed.reverse()) server.prependListener(event, listener);
       }
-      // engine.io took the caller's "request" listeners off: they come back.
-      for (const listener of listeners) {
-        if (!now.includes(listener)) server.on(event, listener);
-      }
-    }
+    };
   };
 }

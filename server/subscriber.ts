@@ -117,7 +117,7 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
   /** Subscribes to `channels`; waits up to `timeout` for the connection to be ready. */
   async subscribe(channels: readonly string[]): Promise<void> {
     if (channels.length === 0) return;
-    await this.#whenReady();
+    await this.#ready.wait();
     await withTimeout(
       this.#untilClosed(this.#client.subscribe(...channels)),
       this.#timeout,
@@ -160,9 +160,5 @@ export class Subscriber extends Emitter<SubscriberEvents> implements PubSub {
         },
       );
     });
-  }
-
-  #whenReady(): Promise<void> {
-    return this.#ready.wait();
   }
 }

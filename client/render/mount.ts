@@ -84,6 +84,16 @@ function longestIncreasing(indices: readonly number[]): Set<number> {
   return kept;
 }
 
+/** Whether `container` holds exactly the rows of `order`, in that order. */
+function inPlace(container: Element, order: readonly JobRow[]): boolean {
+  let child = container.firstElementChild;
+  for (const row of order) {
+    if (child !== row.element) return false;
+    child = child.nextElementSibling;
+  }
+  return child === null;
+}
+
 /**
  * Puts the rows of `order` into `container` in that order and removes any
  * other child, moving as few rows as possible: the longest run already in
@@ -92,6 +102,8 @@ function longestIncreasing(indices: readonly number[]): Set<number> {
  * user's focus on another row's button would be lost.
  */
 function place(container: Element, order: readonly JobRow[]): void {
+  // Every update renders each row's children: most often nothing moves.
+  if (inPlace(container, order)) return;
   const wanted = new Set<Element>(order.map((row) => row.element));
   const current = new Map<Element, number>();
   for (const child of Array.from(container.children)) {
