@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { io } from "socket.io-client";
 import { verifyToken } from "../../server";
-import { TEST_SECRET, connected, freePort, subscribe, waitFor } from "../helpers/gateway";
+import { TEST_SECRET, connected, subscribe, waitFor } from "../helpers/gateway";
 import { TestRedis } from "../helpers/redis-server";
 
 const ROOT = join(__dirname, "..", "..");
@@ -91,15 +91,30 @@ function spawnCli(args: string[], env: NodeJS.ProcessEnv): Cli {
   return { proc, lines, output: () => output, exited };
 }
 
+/**
+ * The URL the CLI says it listens on. PORT=0 lets the system choose: a port
+ * the test picked and let go could meanwhile be taken, by the embedded
+ * redis-server the CLI starts first among others. Fails at once, with the
+ * CLI's output, should it exit instead.
+ */
+function listening(cli: Cli): Promise<string> {
+  const url = waitFor(
+    () =>
+      cli.lines.find(
+        (l) => typeof l.url === "string" && String(l.msg).startsWith("gateway listening"),
+      )?.url as string | undefined,
+    { timeout: 30_000, interval: 50, what: "the gateway to listen" },
+  );
+  const died = cli.exited.then((code) => {
+    throw new Error(`the CLI exited (${code}) before listening: ${cli.output().slice(0, 2000)}`);
+  });
+  return Promise.race([url, died]);
+}
+
 test("serve in demo mode: embedded Redis, /healthz, demo jobs, clean SIGTERM", async () => {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const {
-    proc,
-    lines,
-    output: out,
-    exited,
-  } = spawnCli(["serve"], cleanEnv({ PACE_DEMO: "1", PORT: String(port), LOG_LEVEL: "info" }));
+  const cli = spawnCli(["serve"], cleanEnv({ PACE_DEMO: "1", PORT: "0", LOG_LEVEL: "info" }));
+  const { proc, lines, output: out, exited } = cli;
+  const base = await listening(cli);
   await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, {
     timeout: 30_000,
     interval: 100,
@@ -164,17 +179,17 @@ test("demo (npm start) runs on an embedded Redis even with REDIS_URL and REDIS_C
   // A Redis the shell exported for real work: the demo must not write to it.
   const outside = await TestRedis.start();
   try {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const { proc, lines, exited } = spawnCli(
+    const cli = spawnCli(
       ["demo"],
       cleanEnv({
-        PORT: String(port),
+        PORT: "0",
         LOG_LEVEL: "info",
         REDIS_URL: outside.url,
         REDIS_CLUSTER_NODES: `127.0.0.1:${outside.port}`,
       }),
     );
+    const { proc, lines, exited } = cli;
+    const base = await listening(cli);
     await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, {
       timeout: 30_000,
       interval: 100,
