@@ -4,7 +4,7 @@ import { TimeoutError } from "../errors/timeout-error";
 /** The error of a timeout; the message names `option`, the setting that gave `ms`. */
 export function timeoutError(what: string, ms: number, option: string): TimeoutError {
   return new TimeoutError(
-    `${what} did not complete within ${ms} ms (see the \`${option}\` option)`,
+    `${what} did not complete within ${Math.round(ms)} ms (see the \`${option}\` option)`,
   );
 }
 
