@@ -54,6 +54,14 @@ function row(page: Page, id: string) {
   return page.locator(`.rp-job[data-job-id="${id}"]`);
 }
 
+/** Waits until the live list of `scope` shows a job (demo workers write every few hundred ms). */
+function firstLiveJob(page: Page, scope: string): Promise<void> {
+  return page
+    .locator(`.rp-jobs[data-scope="${scope}"][data-state="connected"] .rp-job`)
+    .first()
+    .waitFor({ timeout: 20_000 });
+}
+
 /** Records every aria-valuenow the job's bar shows, from the page itself. */
 async function recordValues(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -426,10 +434,7 @@ test("with a non-default Socket.IO path, directly and behind a proxy's prefix, t
       const page = await browser.page();
       await page.goto(`${base}/#scope=user:1`);
       await page.locator('#conn[data-state="connected"]', { hasText: "Live" }).waitFor();
-      await page
-        .locator('.rp-jobs[data-scope="user:1"][data-state="connected"] .rp-job')
-        .first()
-        .waitFor({ timeout: 20_000 });
+      await firstLiveJob(page, "user:1");
       await page.close();
     }
   } finally {
@@ -466,10 +471,7 @@ test("custom demo scopes are the page's scopes, with their jobs", async () => {
   try {
     const page = await browser.page();
     await page.goto(`${teams.url}/`);
-    await page
-      .locator('.rp-jobs[data-scope="team:1"][data-state="connected"] .rp-job')
-      .first()
-      .waitFor({ timeout: 20_000 });
+    await firstLiveJob(page, "team:1");
     await expect(page.locator("#jobs-title").textContent()).resolves.toBe("Jobs in team:1");
     await expect(page.locator(".chip").allTextContents()).resolves.toEqual(["team:1", "team:2"]);
     await expect(page.locator("#foot-text").textContent()).resolves.toBe(
@@ -477,10 +479,7 @@ test("custom demo scopes are the page's scopes, with their jobs", async () => {
     );
     expect(await page.locator(".rp-banner").filter({ hasText: "Access denied" }).count()).toBe(0);
     await page.locator('.chip[data-scope="team:2"]').click();
-    await page
-      .locator('.rp-jobs[data-scope="team:2"][data-state="connected"] .rp-job')
-      .first()
-      .waitFor({ timeout: 20_000 });
+    await firstLiveJob(page, "team:2");
     await page.close();
   } finally {
     await teams.stop();
